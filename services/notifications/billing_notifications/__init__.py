@@ -1,0 +1,1 @@
+"""The notifications service: emails and PSA tickets per notification type, exactly once."""

@@ -1,0 +1,4 @@
+"""Notifications' HTTP API (CONTRACT.md "Notifications API")."""
+from billing_shared.web.routes import ApiRoutes
+
+routes = ApiRoutes()

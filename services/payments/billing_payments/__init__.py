@@ -1,0 +1,1 @@
+"""The payments service: the ledger, the gateway, the wallet, processing settings, gateway webhooks."""

@@ -1,0 +1,55 @@
+"""The payable view of an invoice: what sync says, combined with what the ledger applied.
+
+Sync reports `paid` only for invoices paid by other means (accounting balance 0 without our payments),
+so an invoice is paid here when the ledger's balance reaches 0 or when sync says it was paid elsewhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from billing_shared.money import ZERO
+
+
+@dataclass(frozen=True)
+class PayableInvoice:
+    invoice_id: str
+    organization_id: str
+    invoice_number: str | None
+    source_status: str
+    currency: str
+    total: Decimal
+    applied: Decimal
+    issued_on: date
+    due_on: date | None
+    source_paid_on: date | None
+    ledger_paid_on: date | None
+    pdf_url: str | None
+    source_version: int
+
+    @property
+    def paid_elsewhere(self) -> bool:
+        return self.source_status == "paid"
+
+    @property
+    def balance(self) -> Decimal:
+        if self.paid_elsewhere:
+            return ZERO
+        return self.total - self.applied
+
+    @property
+    def status(self) -> str:
+        if self.source_status == "voided":
+            return "voided"
+        return "paid" if self.balance == ZERO else "open"
+
+    @property
+    def paid_on(self) -> date | None:
+        if self.status != "paid":
+            return None
+        return self.source_paid_on or self.ledger_paid_on
+
+    @property
+    def payable(self) -> bool:
+        return self.invoice_number is not None and self.status == "open"

@@ -1,0 +1,41 @@
+"""`GET /v1/invoices`: the payable view of invoices."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from billing_shared.runtime import RUNTIME
+from billing_shared.web.app import json_ok
+from billing_shared.web.auth import principal
+from billing_shared.web.errors import invalid_request
+from billing_shared.web.paging import encode_cursor, page_request
+from billing_shared.web.routes import ApiRoutes
+
+from billing_payments.adapters import invoice_store
+from billing_payments.entrypoints.views import InvoicePage, InvoiceView
+
+routes = ApiRoutes()
+STATUSES = ("open", "paid", "voided")
+
+
+@routes.get("/v1/invoices", summary="Invoices with balance and payable", roles=("manager", "client"),
+            response=InvoicePage)
+async def list_invoices(request: web.Request) -> web.Response:
+    who = principal(request)
+    organization_id = request.query.get("organization_id") or None
+    if who.role == "client":
+        who.check_organization(organization_id or who.organization_id, "organization")
+        organization_id = who.organization_id
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise invalid_request(f"status must be one of {', '.join(STATUSES)}", {"status": status})
+    page = page_request(request)
+    found = await invoice_store.list_invoices(
+        request.app[RUNTIME].pool, organization_id=organization_id, status=status,
+        after=str(page.after[0]) if page.after else "", limit=page.limit + 1,
+    )
+    more = len(found) > page.limit
+    items = found[: page.limit]
+    return json_ok(InvoicePage(
+        items=[InvoiceView.of(i) for i in items],
+        next_cursor=encode_cursor([items[-1].invoice_id]) if more else None,
+    ))

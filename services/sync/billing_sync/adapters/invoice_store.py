@@ -1,0 +1,74 @@
+"""Invoices and organizations in sync's schema; set-based SQL so a whole batch costs a few round trips."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from billing_sync.domain.invoices import InvoiceRecord, VoidRequest
+
+_COLUMNS = ("invoice_id, organization_id, source, external_id, version, invoice_number, status, currency, "
+            "total, issued_on, due_on, paid_on, pdf_url, lines")
+
+
+def _record(row: asyncpg.Record) -> InvoiceRecord:
+    return InvoiceRecord(**{k: row[k] for k in _COLUMNS.split(", ") if k != "lines"}, lines=tuple(row["lines"]))
+
+
+async def upsert_invoices(conn: asyncpg.Connection, records: Sequence[InvoiceRecord]) -> list[InvoiceRecord]:
+    """Store each record whose version is newer than the stored one; returns those that were stored.
+    At most one record per invoice (see `newest_per_invoice`)."""
+    if not records:
+        return []
+    columns = list(zip(*[
+        (r.invoice_id, r.organization_id, r.source, r.external_id, r.version, r.invoice_number, r.status,
+         r.currency, r.total, r.issued_on, r.due_on, r.paid_on, r.pdf_url, list(r.lines))
+        for r in records
+    ], strict=True))
+    rows = await conn.fetch(
+        f"""INSERT INTO invoices AS i ({_COLUMNS})
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                                 $7::text[], $8::text[], $9::numeric[], $10::date[], $11::date[], $12::date[],
+                                 $13::text[], $14::jsonb[])
+            ON CONFLICT (invoice_id) DO UPDATE SET
+                organization_id = EXCLUDED.organization_id, version = EXCLUDED.version,
+                invoice_number = EXCLUDED.invoice_number, status = EXCLUDED.status,
+                currency = EXCLUDED.currency, total = EXCLUDED.total, issued_on = EXCLUDED.issued_on,
+                due_on = EXCLUDED.due_on, paid_on = EXCLUDED.paid_on, pdf_url = EXCLUDED.pdf_url,
+                lines = EXCLUDED.lines, updated_at = now()
+            WHERE i.version < EXCLUDED.version
+            RETURNING {_COLUMNS}""",
+        *columns,
+    )
+    return [_record(r) for r in rows]
+
+
+async def void_invoices(conn: asyncpg.Connection, voids: Sequence[VoidRequest]) -> list[InvoiceRecord]:
+    """Mark known invoices voided where the void's version is newer; returns the voided records."""
+    if not voids:
+        return []
+    rows = await conn.fetch(
+        f"""UPDATE invoices AS i SET status = 'voided', version = v.version, updated_at = now()
+            FROM unnest($1::text[], $2::bigint[]) AS v(invoice_id, version)
+            WHERE i.invoice_id = v.invoice_id AND i.version < v.version
+            RETURNING {", ".join("i." + c for c in _COLUMNS.split(", "))}""",
+        [v.invoice_id for v in voids], [v.version for v in voids],
+    )
+    return [_record(r) for r in rows]
+
+
+async def upsert_organization_names(
+    conn: asyncpg.Connection, organizations: Sequence[tuple[str, str, str, str]]
+) -> list[asyncpg.Record]:
+    """(organization_id, source, external_id, name) rows; returns the organizations that are new or renamed."""
+    if not organizations:
+        return []
+    ids, sources, externals, names = (list(c) for c in zip(*organizations, strict=True))
+    return await conn.fetch(
+        """INSERT INTO organizations AS o (organization_id, source, external_id, name)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+           ON CONFLICT (organization_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+           WHERE o.name IS DISTINCT FROM EXCLUDED.name
+           RETURNING organization_id, name, active, default_contact_id""",
+        ids, sources, externals, names,
+    )

@@ -1,0 +1,62 @@
+"""Which event types travel on which topic, and how to parse a message of a topic."""
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Union
+
+from pydantic import Field, TypeAdapter
+
+from . import directory, invoices, notifications, payments, sync, upstream
+from .envelope import Event
+
+UPSTREAM_INVOICES = "upstream.invoices.v1"
+BILLING_INVOICES = "billing.invoices.v1"
+BILLING_PAYMENTS = "billing.payments.v1"
+BILLING_DIRECTORY = "billing.directory.v1"
+BILLING_SYNC = "billing.sync.v1"
+BILLING_NOTIFICATIONS = "billing.notifications.v1"
+
+EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
+    UPSTREAM_INVOICES: (upstream.InvoiceUpserted, upstream.UpstreamInvoiceVoided),
+    BILLING_INVOICES: (invoices.InvoiceSynced, invoices.InvoiceVoided),
+    BILLING_PAYMENTS: (
+        payments.PaymentSucceeded,
+        payments.PaymentFailed,
+        payments.PaymentUnapplied,
+        payments.PaymentApplied,
+        payments.PaymentRefunded,
+        payments.PaymentCancelled,
+        payments.PaymentSettlementFailed,
+        payments.PaymentChargedBack,
+        payments.PaymentMethodAdded,
+    ),
+    BILLING_DIRECTORY: (directory.OrganizationSynced, directory.ContactSynced),
+    BILLING_SYNC: (
+        sync.SyncStarted,
+        sync.SyncProgress,
+        sync.SyncCompleted,
+        sync.SyncFailed,
+        sync.SyncStalled,
+        sync.IntegrationConnectionFailed,
+    ),
+    BILLING_NOTIFICATIONS: (
+        notifications.NotificationCreated,
+        notifications.NotificationDelivered,
+        notifications.NotificationFailed,
+    ),
+}
+
+TOPICS: tuple[str, ...] = tuple(EVENTS_BY_TOPIC)
+
+
+@cache
+def event_adapter(topic: str) -> TypeAdapter[Event]:
+    """A parser for the messages of one topic, discriminated on `event_type`."""
+    types = EVENTS_BY_TOPIC[topic]
+    union = Annotated[Union[types], Field(discriminator="event_type")]  # noqa: UP007
+    return TypeAdapter(union)
+
+
+def parse_event(topic: str, raw: bytes) -> Event:
+    """Parse and validate one message value; raises pydantic.ValidationError."""
+    return event_adapter(topic).validate_json(raw)

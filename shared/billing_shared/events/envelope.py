@@ -1,0 +1,56 @@
+"""The envelope every Kafka message carries (CONTRACT.md "Kafka: envelope")."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Data(BaseModel):
+    """Base of every event payload. Inbound events from other services tolerate unknown fields."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Event(BaseModel):
+    """An envelope; each event type subclasses it with a `Literal` `event_type` and its `data` model."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    TYPE: ClassVar[str] = ""
+
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int = 1
+    occurred_at: datetime
+    producer: str
+    organization_id: str
+    correlation_id: str | None = None
+    data: Any
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        producer: str,
+        organization_id: str,
+        data: BaseModel,
+        correlation_id: str | None = None,
+        event_id: uuid.UUID | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Self:
+        return cls(
+            event_id=event_id or uuid.uuid4(),
+            event_type=cls.TYPE,
+            occurred_at=occurred_at or datetime.now(UTC),
+            producer=producer,
+            organization_id=organization_id,
+            correlation_id=correlation_id,
+            data=data,
+        )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+

@@ -1,0 +1,112 @@
+"""`billing.payments.v1`: full payment snapshots on every state change, and wallet events."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from billing_shared.money import Currency, Money
+
+from .envelope import Data, Event
+
+PaymentStatus = Literal["pending", "succeeded", "failed", "cancelled", "charged_back"]
+Environment = Literal["autotask", "client_portal"]
+MethodType = Literal["credit_card", "echeck"]
+
+
+class PaymentMethodSummary(Data):
+    type: MethodType
+    brand: str | None = None
+    last4: str | None = None
+
+
+class Application(Data):
+    invoice_id: str
+    amount: Money
+
+
+class TransactionRow(Data):
+    type: Literal["sale", "refund"]
+    amount: Money
+    at: datetime
+    transaction_id: str | None = None
+
+
+class PaymentSnapshot(Data):
+    payment_id: str
+    transaction_id: str | None
+    order_id: str
+    organization_id: str
+    contact_id: str | None
+    environment: Environment
+    method: PaymentMethodSummary
+    currency: Currency
+    status: PaymentStatus
+    failure_reason: str | None = None
+    sale_amount: Money
+    applied_amount: Money
+    unapplied_amount: Money
+    refund_amount: Money
+    original_amount: Money
+    applications: list[Application] = []
+    transactions: list[TransactionRow] = []
+
+
+class PaymentMethodData(Data):
+    method_id: str
+    organization_id: str
+    contact_id: str | None = None
+    type: MethodType
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+
+
+class _PaymentEvent(Event):
+    data: PaymentSnapshot
+
+
+class PaymentSucceeded(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.succeeded"
+    event_type: Literal["payment.succeeded"] = "payment.succeeded"
+
+
+class PaymentFailed(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.failed"
+    event_type: Literal["payment.failed"] = "payment.failed"
+
+
+class PaymentUnapplied(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.unapplied"
+    event_type: Literal["payment.unapplied"] = "payment.unapplied"
+
+
+class PaymentApplied(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.applied"
+    event_type: Literal["payment.applied"] = "payment.applied"
+
+
+class PaymentRefunded(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.refunded"
+    event_type: Literal["payment.refunded"] = "payment.refunded"
+
+
+class PaymentCancelled(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.cancelled"
+    event_type: Literal["payment.cancelled"] = "payment.cancelled"
+
+
+class PaymentSettlementFailed(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.settlement_failed"
+    event_type: Literal["payment.settlement_failed"] = "payment.settlement_failed"
+
+
+class PaymentChargedBack(_PaymentEvent):
+    TYPE: ClassVar[str] = "payment.charged_back"
+    event_type: Literal["payment.charged_back"] = "payment.charged_back"
+
+
+class PaymentMethodAdded(Event):
+    TYPE: ClassVar[str] = "payment_method.added"
+    event_type: Literal["payment_method.added"] = "payment_method.added"
+    data: PaymentMethodData

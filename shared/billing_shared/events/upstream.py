@@ -1,0 +1,56 @@
+"""`upstream.invoices.v1`: invoices published by upstream systems (PSA relays, other billing)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from billing_shared.money import Currency, Money, Quantity
+
+from .envelope import Data, Event
+
+
+class UpstreamOrganization(Data):
+    external_id: str = Field(min_length=1)
+    name: str
+
+
+class InvoiceLine(Data):
+    description: str
+    quantity: Quantity
+    unit_price: Money
+    amount: Money
+
+
+class InvoiceUpsertedData(Data):
+    source: str = Field(min_length=1)
+    external_id: str = Field(min_length=1)
+    version: int = Field(ge=0)
+    organization: UpstreamOrganization
+    invoice_number: str | None = None
+    issued_on: date
+    due_on: date | None = None
+    currency: Currency
+    total: Money = Field(ge=0)
+    paid_on: date | None = None
+    pdf_url: str | None = None
+    lines: list[InvoiceLine] = []
+
+
+class UpstreamInvoiceVoidedData(Data):
+    source: str = Field(min_length=1)
+    external_id: str = Field(min_length=1)
+    version: int = Field(ge=0)
+
+
+class InvoiceUpserted(Event):
+    TYPE: ClassVar[str] = "invoice.upserted"
+    event_type: Literal["invoice.upserted"] = "invoice.upserted"
+    data: InvoiceUpsertedData
+
+
+class UpstreamInvoiceVoided(Event):
+    TYPE: ClassVar[str] = "invoice.voided"
+    event_type: Literal["invoice.voided"] = "invoice.voided"
+    data: UpstreamInvoiceVoidedData

@@ -1,0 +1,1 @@
+"""Kafka: safe client factories, topic names and creation, the consumer runner."""

@@ -1,0 +1,120 @@
+"""The outbox relay: publishes pending outbox rows in id order, then marks them published.
+
+One relay per schema is active at a time (a session advisory lock), which is what keeps per-key order:
+rows are read in id order, sent through one idempotent producer (which keeps partition order and
+never leaves a gap), and marked only after every send of the batch is acknowledged. A failed batch is
+sent again in full; consumers drop the duplicates by event_id. The relay wakes when this process
+commits events and also polls, for rows written by other replicas.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from billing_shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        *,
+        schema: str,
+        batch_size: int = 2000,
+        poll_seconds: float = 0.25,
+        retention_days: int = 7,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.schema = schema
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retention_days = retention_days
+        self._wake = asyncio.Event()
+        self._leader: asyncpg.Connection | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        try:
+            while True:
+                try:
+                    if not await self._hold_leadership():
+                        await self._sleep(max(self.poll_seconds, 1.0))
+                        continue
+                    sent = await self.publish_once()
+                    backoff = 0.1
+                    if sent < self.batch_size:
+                        await self._sleep(self.poll_seconds)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox relay failed; retrying", backoff=backoff)
+                    await self._drop_leadership()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            await self._drop_leadership()
+
+    async def publish_once(self) -> int:
+        """Publish one batch of pending rows; returns how many were sent."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self.batch_size,
+            )
+        if not rows:
+            OUTBOX_BACKLOG.labels(self.schema).set(0)
+            return 0
+        acks = [
+            await self.producer.send(r["topic"], r["payload"].encode(), key=r["key"].encode()) for r in rows
+        ]
+        await asyncio.gather(*acks)
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
+        OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
+        return len(rows)
+
+    async def purge_published(self) -> int:
+        async with self.pool.acquire() as conn:
+            status = await conn.execute(
+                "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)", self.retention_days
+            )
+        return int(status.split()[-1])
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    async def _hold_leadership(self) -> bool:
+        if self._leader is not None and not self._leader.is_closed():
+            return True
+        conn = await self.pool.acquire()
+        got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"outbox-relay:{self.schema}")
+        if not got:
+            await self.pool.release(conn)
+            return False
+        self._leader = conn
+        log.info("outbox relay is the leader", schema=self.schema)
+        return True
+
+    async def _drop_leadership(self) -> None:
+        conn, self._leader = self._leader, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            await conn.execute("SELECT pg_advisory_unlock_all()")
+        with contextlib.suppress(Exception):
+            await self.pool.release(conn)

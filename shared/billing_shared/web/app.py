@@ -1,0 +1,80 @@
+"""The base aiohttp application of every service: middlewares, /health, /metrics, /openapi.json."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from billing_shared.metrics import HTTP_REQUESTS
+from billing_shared.settings import ServiceSettings
+
+from .auth import TOKENS, auth_middleware
+from .errors import error_middleware
+from .openapi import build_openapi
+from .routes import ApiRoutes
+
+HealthCheck = Callable[[], Awaitable[None]]
+HEALTH_CHECKS = web.AppKey("health_checks", dict)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        HTTP_REQUESTS.labels(request.method, route, str(status)).observe(time.perf_counter() - started)
+
+
+async def health(request: web.Request) -> web.Response:
+    """200 when every dependency answers within two seconds, 503 naming the ones that did not."""
+    checks: dict[str, HealthCheck] = request.app[HEALTH_CHECKS]
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), 2.0)
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            results[name] = f"down: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in results.values())
+    return web.json_response({"status": "ok" if healthy else "unavailable", "checks": results},
+                             status=200 if healthy else 503)
+
+
+async def metrics(_: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, client_max_size: int = 1024**2) -> web.Application:
+    app = web.Application(middlewares=[metrics_middleware, error_middleware, auth_middleware],
+                          client_max_size=client_max_size)
+    app[TOKENS] = list(settings.api_tokens)
+    app[HEALTH_CHECKS] = {}
+    spec = build_openapi(title, "1", routes.docs)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_routes(routes.table)
+    return app
+
+
+def json_ok(payload: BaseModel | dict[str, Any] | list[Any], status: int = 200) -> web.Response:
+    """A JSON response; pydantic models in JSON mode (money as strings)."""
+    if isinstance(payload, BaseModel):
+        return web.Response(text=payload.model_dump_json(), status=status, content_type="application/json")
+    return web.json_response(payload, status=status)
