@@ -1,0 +1,119 @@
+"""Gateway webhooks: check the signature on the raw body, then read the envelope.
+
+Header ``Webhook-Signature: t=<nonce>,s=<hex HMAC-SHA256(key, nonce + "." + body)>``
+(external-apis.md 3.6; ``t`` is a nonce, not a timestamp). The caller verifies
+before parsing, and keeps the nonce to refuse a replayed delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+# Events that change money (CONTRACT.md "Gateway webhooks"); others are recorded only.
+CHECK_RETURN = "transaction.check.status.return"
+CHECK_LATE_RETURN = "transaction.check.status.latereturn"
+SETTLEMENT_FAILURE = "settlement.batch.failure"
+SALE_UNKNOWN = "transaction.sale.unknown"
+CHARGEBACK = "chargeback.batch.complete"
+MONEY_EVENTS = frozenset({CHECK_RETURN, CHECK_LATE_RETURN, SETTLEMENT_FAILURE, SALE_UNKNOWN,
+                          CHARGEBACK})
+
+# Strict: exactly "t=<nonce>,s=<64 hex>", nothing before, between or after.
+_HEADER = re.compile(r"t=([^,\s]+),s=([0-9a-fA-F]{64})")
+
+
+class InvalidSignature(Exception):
+    """Missing, malformed or wrong signature: answer 401 invalid_signature."""
+
+
+def verify_signature(raw_body: bytes, header: str | None, signing_key: str) -> str:
+    """Return the delivery's nonce when the signature matches, else raise."""
+    if not signing_key:
+        raise InvalidSignature("no webhook signing key is configured")
+    match = _HEADER.fullmatch(header or "")
+    if match is None:
+        raise InvalidSignature("malformed or missing Webhook-Signature header")
+    nonce, given = match.groups()
+    expected = hmac.new(signing_key.encode(), nonce.encode() + b"." + raw_body,
+                        hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given.lower()):
+        raise InvalidSignature("signature does not match the body")
+    return nonce
+
+
+def _blank_is_none(value: Any) -> Any:
+    """The gateway sends "" for an absent value."""
+    return None if value == "" else value
+
+
+def _money(value: Any) -> Any:
+    """Amounts are strings on the wire; should a JSON number come, keep its digits."""
+    return str(value) if isinstance(value, float) else _blank_is_none(value)
+
+
+class GatewayAction(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    action_type: str
+    amount: Decimal | None = None
+    date: str | None = None
+    success: bool | None = None  # "1" / "0" on the wire
+    response_text: str | None = None
+    response_code: str | None = None
+
+    @field_validator("success", mode="before")
+    @classmethod
+    def _blank_is_missing(cls, value: Any) -> Any:
+        return _blank_is_none(value)
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount_text(cls, value: Any) -> Any:
+        return _money(value)
+
+
+class GatewayEventBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    transaction_id: str
+    order_id: str | None = None  # our payment id
+    transaction_type: str | None = None  # "cc" or "ck"
+    condition: str | None = None
+    requested_amount: Decimal | None = None
+    currency: str | None = None
+    action: GatewayAction | None = None
+
+    @field_validator("order_id", mode="before")
+    @classmethod
+    def _blank_is_missing(cls, value: Any) -> Any:
+        return _blank_is_none(value)
+
+    @field_validator("requested_amount", mode="before")
+    @classmethod
+    def _amount_text(cls, value: Any) -> Any:
+        return _money(value)
+
+
+class GatewayWebhook(BaseModel):
+    """The NMI envelope; unknown fields (merchant, card, check, ...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: str
+    event_type: str
+    event_body: GatewayEventBody
+
+    @property
+    def changes_money(self) -> bool:
+        return self.event_type in MONEY_EVENTS
+
+
+def parse_webhook(raw_body: bytes) -> GatewayWebhook:
+    """Read a body that verify_signature has already accepted."""
+    return GatewayWebhook.model_validate_json(raw_body)

@@ -1,0 +1,24 @@
+"""Amounts as the gateway reads and writes them: "x.xx", never float."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+
+def parse_amount(text: str | None) -> Decimal | None:
+    """A positive amount with at most two decimals, or None when invalid."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value <= 0 or value != value.quantize(CENT):
+        return None
+    return value.quantize(CENT)
+
+
+def format_amount(value: Decimal) -> str:
+    return str(value.quantize(CENT))
