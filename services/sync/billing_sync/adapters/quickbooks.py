@@ -1,0 +1,271 @@
+"""A thin async client of the QuickBooks Online Accounting API v3 (external-apis.md 2).
+
+It speaks QuickBooks' own shapes (dicts with `Id`, `SyncToken`, `Line`...); turning
+them into our domain is the caller's job. What it adds: paging of queries, SyncToken
+conflict retries for updates, Decimal money; the transport adds the bearer token,
+429 waits and typed errors (quickbooks_errors.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import structlog
+
+from .quickbooks_auth import TokenProvider
+from .quickbooks_errors import (
+    QuickBooksAuthError,
+    QuickBooksError,
+    QuickBooksFault,
+    QuickBooksThrottled,
+    QuickBooksUnavailable,
+)
+from .quickbooks_transport import QuickBooksTransport
+
+__all__ = [
+    "CDC_MAX_OBJECTS",
+    "InvoiceLine",
+    "QuickBooksAuthError",
+    "QuickBooksClient",
+    "QuickBooksError",
+    "QuickBooksFault",
+    "QuickBooksThrottled",
+    "QuickBooksUnavailable",
+    "TokenProvider",
+    "quote",
+]
+
+log = structlog.get_logger(__name__)
+
+# QuickBooks caps a CDC answer at this many objects for all entities together; a
+# full answer means the window must be split before it can serve as a checkpoint.
+CDC_MAX_OBJECTS = 1000
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    description: str
+    amount: Decimal
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    item_id: str | None = None  # None: the company's default item ("Services")
+
+    def to_qbo(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {}
+        if self.item_id:
+            detail["ItemRef"] = {"value": self.item_id}
+        if self.quantity is not None:
+            detail["Qty"] = self.quantity
+        if self.unit_price is not None:
+            detail["UnitPrice"] = self.unit_price
+        return {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": self.amount,
+            "Description": self.description,
+            "SalesItemLineDetail": detail,
+        }
+
+
+def quote(value: str) -> str:
+    """A string literal for the query language."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class QuickBooksClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        realm_id: str,
+        token_provider: TokenProvider,
+        minor_version: int = 75,
+        throttle_wait_seconds: float = 60.0,
+        max_throttle_retries: int = 3,
+        max_conflict_retries: int = 3,
+        request_timeout_seconds: float = 120.0,
+    ) -> None:
+        self._transport = QuickBooksTransport(
+            session,
+            base_url=base_url,
+            realm_id=realm_id,
+            token_provider=token_provider,
+            minor_version=minor_version,
+            throttle_wait_seconds=throttle_wait_seconds,
+            max_throttle_retries=max_throttle_retries,
+            request_timeout_seconds=request_timeout_seconds,
+        )
+        self._request = self._transport.request
+        self._max_conflict_retries = max_conflict_retries
+
+    def __repr__(self) -> str:
+        return f"QuickBooksClient({self._transport.company_url!r})"
+
+    # -- reading -------------------------------------------------------------
+    async def get(self, entity: str, object_id: str) -> dict[str, Any]:
+        body = await self._request("GET", f"{entity.lower()}/{object_id}")
+        return body[entity]
+
+    async def query(self, select: str, *, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
+        """Every object `select` finds; it must not carry STARTPOSITION or MAXRESULTS."""
+        start = 1
+        while True:
+            page_query = f"{select} STARTPOSITION {start} MAXRESULTS {page_size}"
+            body = await self._request("GET", "query", params={"query": page_query})
+            page = _query_rows(body.get("QueryResponse", {}))
+            for row in page:
+                yield row
+            if len(page) < page_size:
+                return
+            start += page_size
+
+    async def count(self, entity: str, where: str = "") -> int:
+        select = f"SELECT COUNT(*) FROM {entity}" + (f" WHERE {where}" if where else "")
+        body = await self._request("GET", "query", params={"query": select})
+        return int(body.get("QueryResponse", {}).get("totalCount", 0))
+
+    async def cdc(self, entities: Sequence[str], changed_since: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Objects changed since `changed_since` (aware), per entity; deleted ones carry `status`."""
+        if changed_since.tzinfo is None:
+            raise ValueError("changed_since must carry a time zone")
+        params = {"entities": ",".join(entities), "changedSince": changed_since.isoformat()}
+        body = await self._request("GET", "cdc", params=params)
+        changed: dict[str, list[dict[str, Any]]] = {entity: [] for entity in entities}
+        for block in body.get("CDCResponse", []):
+            for response in block.get("QueryResponse", []):
+                for entity in entities:
+                    changed[entity].extend(response.get(entity, []))
+        return changed
+
+    async def find_customer_by_name(self, name: str) -> dict[str, Any] | None:
+        async for customer in self.query(f"SELECT * FROM Customer WHERE DisplayName = {quote(name)}"):
+            return customer
+        return None
+
+    # -- writing -------------------------------------------------------------
+    async def create_customer(
+        self,
+        display_name: str,
+        *,
+        company_name: str | None = None,
+        email: str | None = None,
+        currency: str | None = None,
+    ) -> dict[str, Any]:
+        customer: dict[str, Any] = {"DisplayName": display_name}
+        if company_name:
+            customer["CompanyName"] = company_name
+        if email:
+            customer["PrimaryEmailAddr"] = {"Address": email}
+        if currency:
+            customer["CurrencyRef"] = {"value": currency}
+        return await self._create("Customer", customer)
+
+    async def create_invoice(
+        self,
+        customer_id: str,
+        lines: Sequence[InvoiceLine],
+        txn_date: date,
+        due_date: date,
+        currency: str,
+        private_note: str | None = None,
+        *,
+        doc_number: str | None = None,
+    ) -> dict[str, Any]:
+        """Without `doc_number`, QuickBooks numbers the invoice: read `DocNumber` back."""
+        invoice: dict[str, Any] = {
+            "CustomerRef": {"value": customer_id},
+            "Line": [line.to_qbo() for line in lines],
+            "TxnDate": txn_date.isoformat(),
+            "DueDate": due_date.isoformat(),
+            "CurrencyRef": {"value": currency},
+        }
+        if private_note:
+            invoice["PrivateNote"] = private_note
+        if doc_number:
+            invoice["DocNumber"] = doc_number
+        return await self._create("Invoice", invoice)
+
+    async def create_payment(
+        self,
+        customer_id: str,
+        total: Decimal,
+        applied: Sequence[tuple[str, Decimal]],
+        reference: str,
+        private_note: str | None = None,
+        *,
+        txn_date: date | None = None,
+    ) -> dict[str, Any]:
+        """`applied` is (invoice Id, amount) pairs; what is left of `total` stays unapplied."""
+        payment: dict[str, Any] = {
+            "CustomerRef": {"value": customer_id},
+            "TotalAmt": total,
+            "PaymentRefNum": reference,
+            "Line": [
+                {"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
+                for invoice_id, amount in applied
+            ],
+        }
+        if private_note:
+            payment["PrivateNote"] = private_note
+        if txn_date:
+            payment["TxnDate"] = txn_date.isoformat()
+        return await self._create("Payment", payment)
+
+    async def update(self, entity: str, changes: dict[str, Any], *, sparse: bool = True) -> dict[str, Any]:
+        """Write `changes` (with `Id`) onto the object; on a stale SyncToken, re-read and retry.
+
+        The retry sends the same fields with the fresh SyncToken, so with
+        `sparse=False` (a full update) the caller's object wins over a concurrent edit.
+        """
+        return await self._write_current(entity, changes, params=None, sparse=sparse)
+
+    async def void_payment(self, payment_id: str) -> dict[str, Any]:
+        params = {"operation": "update", "include": "void"}
+        return await self._write_current("Payment", {"Id": payment_id}, params=params, sparse=True)
+
+    async def delete_payment(self, payment_id: str) -> dict[str, Any]:
+        return await self._write_current("Payment", {"Id": payment_id}, params={"operation": "delete"})
+
+    async def void_invoice(self, invoice_id: str) -> dict[str, Any]:
+        return await self._write_current("Invoice", {"Id": invoice_id}, params={"operation": "void"})
+
+    # -- plumbing ------------------------------------------------------------
+    async def _create(self, entity: str, obj: dict[str, Any]) -> dict[str, Any]:
+        body = await self._request("POST", entity.lower(), json_body=obj)
+        return body[entity]
+
+    async def _write_current(
+        self, entity: str, changes: dict[str, Any], *, params: dict[str, str] | None, sparse: bool = False
+    ) -> dict[str, Any]:
+        """POST `changes` with a current SyncToken, re-reading it after each 5010 (bounded)."""
+        object_id = str(changes["Id"])
+        sync_token = changes.get("SyncToken")
+        for attempt in range(self._max_conflict_retries + 1):
+            if sync_token is None:
+                sync_token = (await self.get(entity, object_id))["SyncToken"]
+            body = {**changes, "Id": object_id, "SyncToken": str(sync_token)}
+            if sparse:
+                body["sparse"] = True
+            try:
+                answer = await self._request("POST", entity.lower(), params=params, json_body=body)
+            except QuickBooksFault as fault:
+                if not fault.is_stale_object or attempt == self._max_conflict_retries:
+                    raise
+                log.info("quickbooks.stale_sync_token", entity=entity, id=object_id, attempt=attempt + 1)
+                sync_token = None
+                continue
+            return answer[entity]
+        raise AssertionError("unreachable")
+
+
+def _query_rows(response: dict[str, Any]) -> list[dict[str, Any]]:
+    # The entity's list is the one list in a QueryResponse (the rest are counters).
+    for value in response.values():
+        if isinstance(value, list):
+            return value
+    return []
