@@ -6,6 +6,7 @@ connections while it is still fenced.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import subprocess
@@ -118,6 +119,15 @@ class KafkaBroker:
 
 
 async def wait_until_ready(bootstrap: str, timeout: float = 90.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    # aiokafka logs every refused connection as an error; while the broker boots, that is expected.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        await _wait(bootstrap, timeout, process)
+    finally:
+        logging.getLogger("aiokafka").setLevel(logging.NOTSET)
+
+
+async def _wait(bootstrap: str, timeout: float, process: subprocess.Popen[bytes] | None) -> None:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:

@@ -27,7 +27,7 @@ class Principal:
             raise not_found(what)
 
 
-PRINCIPAL = web.AppKey("principal", Principal)
+PRINCIPAL = web.RequestKey("principal", Principal)
 TOKENS = web.AppKey("api_tokens", list)
 PUBLIC_PATHS = ("/health", "/metrics", "/openapi.json")
 
@@ -49,12 +49,12 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     entry = _find(request.app[TOKENS], presented.strip()) if scheme.lower() == "bearer" and presented else None
     if entry is None:
         raise ApiError(401, "unauthorized", "a valid bearer token is required")
-    request["principal"] = Principal(entry.role, entry.organization_id, entry.contact_id)
+    request[PRINCIPAL] = Principal(entry.role, entry.organization_id, entry.contact_id)
     return await handler(request)
 
 
 def principal(request: web.Request) -> Principal:
-    return request["principal"]
+    return request[PRINCIPAL]
 
 
 # admin may do whatever a manager may; a client only what names it.

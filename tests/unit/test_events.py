@@ -1,0 +1,89 @@
+"""Every event type of every topic survives a JSON round trip unchanged (hypothesis)."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from billing_shared.events import EVENTS_BY_TOPIC, parse_event
+from billing_shared.events.catalog import UPSTREAM_INVOICES
+from billing_shared.money import CENT
+
+money = st.decimals(min_value=0, max_value=Decimal("99999999.99"), places=2, allow_nan=False, allow_infinity=False)
+# Every Decimal in an event is money or a quantity: generate 2-place amounts for all of them.
+st.register_type_strategy(Decimal, money)
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)
+
+
+def _all_types():
+    return [(topic, cls) for topic, classes in EVENTS_BY_TOPIC.items() for cls in classes]
+
+
+@st.composite
+def events(draw):
+    topic, cls = draw(st.sampled_from(_all_types()))
+    event = draw(st.builds(cls, event_type=st.just(cls.TYPE), producer=text, organization_id=text,
+                           correlation_id=st.none() | text, schema_version=st.just(1)))
+    return topic, event
+
+
+@settings(max_examples=300, deadline=None)
+@given(events())
+def test_every_event_round_trips_through_json(case):
+    topic, event = case
+    raw = event.to_json()
+    parsed = parse_event(topic, raw)
+    assert type(parsed) is type(event)
+    assert parsed == event
+    assert parsed.to_json() == raw
+
+
+@settings(max_examples=100, deadline=None)
+@given(events())
+def test_money_travels_as_two_place_strings(case):
+    _, event = case
+
+    def walk(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from walk(v)
+        else:
+            yield value
+
+    assert not any(isinstance(v, float) for v in walk(json.loads(event.to_json())))
+
+
+def test_the_contract_example_parses_and_keeps_its_amounts():
+    raw = json.dumps({
+        "event_id": "0b8f5e34-9a43-4e4e-8b5e-2f9d0a1c6a10", "event_type": "invoice.upserted", "schema_version": 1,
+        "occurred_at": "2026-11-27T10:00:00Z", "producer": "psa-relay", "organization_id": "autotask:678",
+        "correlation_id": None,
+        "data": {"source": "autotask", "external_id": "12345", "version": 3,
+                 "organization": {"external_id": "678", "name": "Acme Dental"}, "invoice_number": "1042",
+                 "issued_on": "2026-11-01", "due_on": "2026-12-01", "currency": "USD", "total": "500.00",
+                 "paid_on": None, "pdf_url": None,
+                 "lines": [{"description": "Managed services", "quantity": "1", "unit_price": "500.00",
+                            "amount": "500.00"}]},
+        "unknown_field_from_a_newer_producer": True,
+    }).encode()
+    event = parse_event(UPSTREAM_INVOICES, raw)
+    assert event.data.total == Decimal("500.00") and event.data.total.as_tuple().exponent == CENT.as_tuple().exponent
+    out = json.loads(event.to_json())
+    assert out["occurred_at"] == "2026-11-27T10:00:00Z"
+    assert out["data"]["total"] == "500.00" and out["data"]["lines"][0]["unit_price"] == "500.00"
+
+
+@pytest.mark.parametrize("event_type", ["payment.succeeded", "no.such.type"])
+def test_an_event_type_that_does_not_belong_to_the_topic_is_rejected(event_type):
+    raw = json.dumps({"event_id": "0b8f5e34-9a43-4e4e-8b5e-2f9d0a1c6a10", "event_type": event_type,
+                      "occurred_at": "2026-11-27T10:00:00Z", "producer": "x", "organization_id": "o",
+                      "data": {}}).encode()
+    with pytest.raises(ValidationError):
+        parse_event(UPSTREAM_INVOICES, raw)
