@@ -33,8 +33,9 @@ down:
 test: install
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+BENCH ?= pipeline
 bench: install
-	$(PY) -m devstack bench $(BENCH)
+	$(PY) bench/$(BENCH).py
 
 clean: down
 	rm -rf $(VENV) .cache .run

@@ -15,22 +15,26 @@ CURRENCIES: tuple[str, ...] = ("USD", "CAD", "AUD", "NZD", "EUR", "GBP")
 
 def parse_money(value: object) -> Decimal:
     """Accept "12.30", 12 or Decimal; refuse floats (binary fractions) and more than 2 places."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("money must be a decimal string such as \"125.00\", not a float")
-    if isinstance(value, int):
-        value = Decimal(value)
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         try:
-            value = Decimal(value.strip())
+            number = Decimal(value)  # type: ignore[arg-type]  # Decimal ignores surrounding spaces
         except InvalidOperation:
             raise ValueError(f"not a decimal amount: {value!r}") from None
-    if not isinstance(value, Decimal):
+    elif kind is Decimal:
+        number = value  # type: ignore[assignment]
+    elif kind is int:
+        number = Decimal(value)  # type: ignore[arg-type]
+    elif kind in (float, bool):
+        raise ValueError("money must be a decimal string such as \"125.00\", not a float")
+    else:
         raise ValueError("money must be a decimal string")
-    if not value.is_finite():
+    if not number.is_finite():
         raise ValueError("money must be a finite amount")
-    if value != value.quantize(CENT):
+    cents = number.quantize(CENT)
+    if cents != number:
         raise ValueError("money has at most 2 decimal places")
-    return value.quantize(CENT)
+    return cents
 
 
 def format_money(value: Decimal) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from billing_shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
@@ -75,16 +76,42 @@ class OutboxRelay:
         if not rows:
             OUTBOX_BACKLOG.labels(self.schema).set(0)
             return 0
-        acks = [
-            await self.producer.send(r["topic"], r["payload"].encode(), key=r["key"].encode()) for r in rows
-        ]
-        await asyncio.gather(*acks)
+        await asyncio.gather(*[ack for topic, partition, group in await self._by_partition(rows)
+                               for ack in await self._send_in_batches(topic, partition, group)])
         async with self.pool.acquire() as conn:
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
             )
         OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
         return len(rows)
+
+    async def _by_partition(self, rows: list[asyncpg.Record]) -> list[tuple[str, int, list[asyncpg.Record]]]:
+        """Rows grouped by destination partition, id order kept inside each group. The partition is the
+        one `send()` would pick (murmur2 of the key), so a key always lands on the same partition."""
+        groups: dict[tuple[str, int], list[asyncpg.Record]] = {}
+        partitions: dict[str, list[int]] = {}
+        for row in rows:
+            topic = row["topic"]
+            if topic not in partitions:
+                partitions[topic] = sorted(await self.producer.partitions_for(topic))
+            partition = DefaultPartitioner()(row["key"].encode(), partitions[topic], partitions[topic])
+            groups.setdefault((topic, partition), []).append(row)
+        return [(topic, partition, group) for (topic, partition), group in groups.items()]
+
+    async def _send_in_batches(self, topic: str, partition: int, rows: list[asyncpg.Record]) -> list[asyncio.Future]:
+        """Whole record batches, sent in order: far cheaper per event than one `send()` each."""
+        acks = []
+        batch = self.producer.create_batch()
+        for row in rows:
+            key, value = row["key"].encode(), row["payload"].encode()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                acks.append(await self.producer.send_batch(batch, topic, partition=partition))
+                batch = self.producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"outbox row {row['id']} is larger than a whole batch")
+        if batch.record_count():
+            acks.append(await self.producer.send_batch(batch, topic, partition=partition))
+        return acks
 
     async def purge_published(self) -> int:
         async with self.pool.acquire() as conn:

@@ -73,7 +73,7 @@ class ConsumerRunner:
         producer: AIOKafkaProducer,
         bootstrap_servers: str,
         topic_names: TopicNames,
-        max_poll_records: int = 1000,
+        max_poll_records: int = 2000,
         attempts_per_event: int = 3,
     ) -> None:
         self.name = name

@@ -1,6 +1,7 @@
 """Topic names (with an optional prefix for isolation) and their creation, each with its `.dlq`."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -45,5 +46,19 @@ async def ensure_topics(
                 await admin.create_topics([NewTopic(n, partitions, replication_factor) for n in missing])
             except TopicAlreadyExistsError:
                 pass  # another replica created it first
+            await _wait_for_leaders(admin, missing)
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:
+    """A new topic takes a moment to elect its partition leaders; producing before that only errors."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        described = await admin.describe_topics(topics)
+        if all(t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+               for t in described):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics without leaders after {timeout:.0f}s: {topics}")
+        await asyncio.sleep(0.1)

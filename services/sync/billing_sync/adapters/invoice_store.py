@@ -1,6 +1,7 @@
 """Invoices and organizations in sync's schema; set-based SQL so a whole batch costs a few round trips."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import asyncpg
@@ -22,14 +23,19 @@ async def upsert_invoices(conn: asyncpg.Connection, records: Sequence[InvoiceRec
         return []
     columns = list(zip(*[
         (r.invoice_id, r.organization_id, r.source, r.external_id, r.version, r.invoice_number, r.status,
-         r.currency, r.total, r.issued_on, r.due_on, r.paid_on, r.pdf_url, list(r.lines))
+         r.currency, r.total, r.issued_on, r.due_on, r.paid_on, r.pdf_url, json.dumps(list(r.lines)))
         for r in records
     ], strict=True))
     rows = await conn.fetch(
         f"""INSERT INTO invoices AS i ({_COLUMNS})
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                                 $7::text[], $8::text[], $9::numeric[], $10::date[], $11::date[], $12::date[],
-                                 $13::text[], $14::jsonb[])
+            SELECT u.invoice_id, u.organization_id, u.source, u.external_id, u.version, u.invoice_number,
+                   u.status, u.currency, u.total, u.issued_on, u.due_on, u.paid_on, u.pdf_url, u.lines::jsonb
+            -- lines travel as JSON text: a list inside an array parameter would become a sub-array
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                        $7::text[], $8::text[], $9::numeric[], $10::date[], $11::date[], $12::date[],
+                        $13::text[], $14::text[])
+                 AS u(invoice_id, organization_id, source, external_id, version, invoice_number, status,
+                      currency, total, issued_on, due_on, paid_on, pdf_url, lines)
             ON CONFLICT (invoice_id) DO UPDATE SET
                 organization_id = EXCLUDED.organization_id, version = EXCLUDED.version,
                 invoice_number = EXCLUDED.invoice_number, status = EXCLUDED.status,
@@ -37,10 +43,11 @@ async def upsert_invoices(conn: asyncpg.Connection, records: Sequence[InvoiceRec
                 due_on = EXCLUDED.due_on, paid_on = EXCLUDED.paid_on, pdf_url = EXCLUDED.pdf_url,
                 lines = EXCLUDED.lines, updated_at = now()
             WHERE i.version < EXCLUDED.version
-            RETURNING {_COLUMNS}""",
+            RETURNING invoice_id""",
         *columns,
     )
-    return [_record(r) for r in rows]
+    stored = {r["invoice_id"] for r in rows}
+    return [r for r in records if r.invoice_id in stored]
 
 
 async def void_invoices(conn: asyncpg.Connection, voids: Sequence[VoidRequest]) -> list[InvoiceRecord]:

@@ -1,0 +1,59 @@
+"""Sync's invoice mirror in SQL: the version rule, voids, and invoice lines stored as JSON values."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from billing_shared.db import create_pool
+from billing_shared.migrations import migrate
+from billing_sync.adapters.invoice_store import upsert_invoices, void_invoices
+from billing_sync.domain.invoices import InvoiceRecord, VoidRequest
+
+pytestmark = pytest.mark.timeout(60)
+
+LINE = {"description": "Managed services", "quantity": "1", "unit_price": "250.00", "amount": "250.00"}
+
+
+def record(external_id: str, version: int = 1, lines: tuple = ()) -> InvoiceRecord:
+    return InvoiceRecord(
+        invoice_id=f"autotask:{external_id}", organization_id="autotask:678", source="autotask",
+        external_id=external_id, version=version, invoice_number="1042", status="open", currency="USD",
+        total=Decimal("500.00"), issued_on=date(2026, 11, 1), due_on=None, paid_on=None, pdf_url=None, lines=lines,
+    )
+
+
+@pytest.fixture
+async def pool(database_url):
+    pool = await create_pool(database_url, "sync")
+    await migrate(pool, "sync", "billing_sync")
+    yield pool
+    await pool.close()
+
+
+async def test_invoices_keep_zero_one_or_many_lines_as_given(pool):
+    async with pool.acquire() as conn:
+        stored = await upsert_invoices(conn, [record("1"), record("2", lines=(LINE,)), record("3", lines=(LINE, LINE))])
+    assert [len(r.lines) for r in stored] == [0, 1, 2]
+    rows = await pool.fetch("SELECT invoice_id, lines FROM invoices ORDER BY invoice_id")
+    assert [r["lines"] for r in rows] == [[], [LINE], [LINE, LINE]]
+
+
+async def test_a_version_not_newer_than_the_stored_one_is_ignored(pool):
+    async with pool.acquire() as conn:
+        await upsert_invoices(conn, [record("1", version=3)])
+        assert await upsert_invoices(conn, [replace(record("1", version=3), total=Decimal("1.00"))]) == []
+        assert await upsert_invoices(conn, [replace(record("1", version=2), total=Decimal("1.00"))]) == []
+        [newer] = await upsert_invoices(conn, [replace(record("1", version=4), total=Decimal("450.00"))])
+    assert (newer.version, newer.total) == (4, Decimal("450.00"))
+    assert await pool.fetchval("SELECT total FROM invoices") == Decimal("450.00")
+
+
+async def test_voids_apply_only_to_known_invoices_with_a_newer_version(pool):
+    async with pool.acquire() as conn:
+        await upsert_invoices(conn, [record("1", version=3), record("2", version=1)])
+        voided = await void_invoices(conn, [VoidRequest("autotask:1", 3), VoidRequest("autotask:2", 2),
+                                            VoidRequest("autotask:404", 9)])
+    assert [(r.invoice_id, r.status, r.version) for r in voided] == [("autotask:2", "voided", 2)]
