@@ -93,5 +93,11 @@ async def test_an_upstream_invoice_reaches_payments_and_notifications(infra, sys
 
             invoice = await eventually(updated, timeout=30)
             assert (invoice["total"], invoice["balance"]) == ("450.00", "450.00")
+
+            async with http.get(f"{system.urls['sync']}/metrics") as response:
+                metrics = await response.text()
+            assert 'billing_consumer_events_total{consumer="sync-upstream-invoices",outcome="dead_lettered",' \
+                   'topic="upstream.invoices.v1"} 1.0' in metrics
+            assert 'outcome="handled",topic="upstream.invoices.v1"} 3.0' in metrics
         finally:
             await producer.stop()

@@ -104,3 +104,22 @@ async def test_unknown_routes_and_openapi_and_metrics(client):
     assert spec["paths"]["/v1/things"]["get"]["summary"] == "things"
     metrics = await (await client.get("/metrics")).text()
     assert "billing_http_request_seconds" in metrics
+
+
+async def test_health_is_503_naming_the_dependency_that_does_not_answer():
+    from billing_shared.web.app import HEALTH_CHECKS
+
+    async def fine() -> None:
+        return None
+
+    async def down() -> None:
+        raise ConnectionRefusedError("no broker")
+
+    app = create_app("t", ServiceSettings(), ApiRoutes())
+    app[HEALTH_CHECKS].update(database=fine, kafka=down)
+    async with TestClient(TestServer(app)) as c:
+        response = await c.get("/health")
+        assert response.status == 503
+        assert (await response.json())["checks"] == {"database": "ok", "kafka": "down: ConnectionRefusedError"}
+        app[HEALTH_CHECKS]["kafka"] = fine
+        assert (await c.get("/health")).status == 200
