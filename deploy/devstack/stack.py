@@ -85,7 +85,7 @@ async def up() -> int:
             if port_open(ports.kafka):
                 raise SystemExit(f"port {ports.kafka} is taken: stop what uses it, or set KAFKA_PORT or "
                                  "KAFKA_BOOTSTRAP_SERVERS")
-            home = CACHE / "kafka" / "broker"
+            home = Path(os.environ.get("KAFKA_DATA_DIR", CACHE / "kafka" / "broker"))
             home.mkdir(parents=True, exist_ok=True)
             broker = KafkaBroker(home, port=ports.kafka, controller_port=ports.kafka_controller)
             process = broker.start()
@@ -93,7 +93,8 @@ async def up() -> int:
             bootstrap = broker.bootstrap
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
-            postgres = PostgresServer(CACHE / "postgres" / "data", port=ports.postgres)
+            postgres = PostgresServer(Path(os.environ.get("POSTGRES_DATA_DIR", CACHE / "postgres" / "data")),
+                                      port=ports.postgres)
             postgres.start()
             state["postgres_data"] = str(postgres.data_dir)
             state["postgres_port"] = ports.postgres
