@@ -5,7 +5,7 @@ so an invoice is paid here when the ledger's balance reaches 0 or when sync says
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -27,6 +27,7 @@ class PayableInvoice:
     ledger_paid_on: date | None
     pdf_url: str | None
     source_version: int
+    in_flight_payment_id: str | None = None  # one payment in flight per invoice
 
     @property
     def paid_elsewhere(self) -> bool:
@@ -53,3 +54,10 @@ class PayableInvoice:
     @property
     def payable(self) -> bool:
         return self.invoice_number is not None and self.status == "open"
+
+    def moved(self, delta: Decimal, today: date) -> PayableInvoice:
+        """The invoice after the ledger moves `delta` onto (or off) it: the paid date is set when the
+        balance reaches 0 and cleared when it leaves 0 (the SQL in invoice_store does the same)."""
+        applied = self.applied + delta
+        zero = self.total - applied == ZERO
+        return replace(self, applied=applied, ledger_paid_on=(self.ledger_paid_on or today) if zero else None)

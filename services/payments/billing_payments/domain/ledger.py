@@ -1,0 +1,167 @@
+"""The ledger of DOMAIN.md section 2: pure functions from a payment to its next state.
+
+Every operation returns an `Outcome`: the new payment, how much each invoice's applied total moves,
+the event type to publish, and money to refund at the gateway (when the settings say so).
+The legal transitions of a payment are the one table below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from billing_shared.money import ZERO
+
+from .errors import PaymentError
+from .invoices import PayableInvoice
+from .payment import ApplicationEntry, Payment, Status, TransactionRow
+
+Action = Literal["approve", "decline", "unapply", "apply", "refund", "cancel", "settlement_failed",
+                 "flag_settlement_failure", "charge_back"]
+
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    ("pending", "approve"): "succeeded",
+    ("pending", "decline"): "failed",
+    ("succeeded", "unapply"): "succeeded",
+    ("succeeded", "apply"): "succeeded",
+    ("succeeded", "refund"): "succeeded",
+    ("succeeded", "cancel"): "cancelled",
+    ("succeeded", "settlement_failed"): "cancelled",  # auto_cancel_unsettled on
+    ("succeeded", "flag_settlement_failure"): "succeeded",  # auto_cancel_unsettled off
+    ("succeeded", "charge_back"): "charged_back",
+}
+
+
+def next_status(current: Status, action: Action) -> Status:
+    try:
+        return TRANSITIONS[(current, action)]
+    except KeyError:
+        raise PaymentError("payment_state_conflict", f"a {current} payment cannot be {_PAST[action]}",
+                           status=current, action=action) from None
+
+
+_PAST: dict[str, str] = {
+    "approve": "approved", "decline": "declined", "unapply": "unapplied", "apply": "applied",
+    "refund": "refunded", "cancel": "cancelled", "settlement_failed": "failed at settlement",
+    "flag_settlement_failure": "flagged as failed at settlement", "charge_back": "charged back",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    payment: Payment
+    event_type: str
+    invoice_deltas: dict[str, Decimal] = field(default_factory=dict)
+    refund_at_gateway: Decimal = ZERO
+
+
+def approve(p: Payment, transaction_id: str, at: datetime) -> Outcome:
+    amount = p.original_amount
+    paid = replace(
+        p, status=next_status(p.status, "approve"), transaction_id=transaction_id, sale_amount=amount,
+        entries=(*p.entries, ApplicationEntry(p.invoice_id, amount, "pay")),
+        transactions=(*p.transactions, TransactionRow("sale", amount, at, transaction_id)),
+    )
+    return Outcome(paid, "payment.succeeded", {p.invoice_id: amount})
+
+
+def decline(p: Payment, reason: str, transaction_id: str | None = None) -> Outcome:
+    failed = replace(p, status=next_status(p.status, "decline"), failure_reason=reason,
+                     transaction_id=transaction_id or p.transaction_id)
+    return Outcome(failed, "payment.failed")
+
+
+def unapply_voided_invoice(p: Payment, invoice_id: str) -> Outcome | None:
+    """Invoice voided: the sale happened, nothing is refunded; its application becomes unapplied."""
+    amount = p.applications().get(invoice_id, ZERO)
+    if amount == ZERO or p.status != "succeeded":
+        return None
+    moved = replace(
+        p, status=next_status(p.status, "unapply"), unapplied_amount=p.unapplied_amount + amount,
+        entries=(*p.entries, ApplicationEntry(invoice_id, -amount, "invoice_voided")),
+    )
+    return Outcome(moved, "payment.unapplied", {invoice_id: -amount})
+
+
+def apply_to(p: Payment, target: PayableInvoice, at: datetime, *, keep_remainder: bool = False) -> Outcome:
+    """Apply unapplied money to another invoice of the organization; refund the rest unless kept."""
+    _require_unapplied(p)
+    next_status(p.status, "apply")
+    if target.organization_id != p.organization_id:
+        raise PaymentError("invalid_request", "the target invoice belongs to another organization",
+                           invoice_id=target.invoice_id)
+    require_payable(target)
+    if target.currency != p.currency:
+        raise PaymentError("currency_mismatch", f"the invoice is in {target.currency}, the payment in {p.currency}")
+    balance = target.balance
+    if balance > p.unapplied_amount:
+        raise PaymentError("target_balance_exceeds_unapplied",
+                           f"the invoice's balance {balance} exceeds the unapplied {p.unapplied_amount}",
+                           balance=str(balance), unapplied=str(p.unapplied_amount))
+    rest = p.unapplied_amount - balance
+    refund = ZERO if keep_remainder else rest
+    applied = replace(
+        p, unapplied_amount=rest - refund, refund_amount=p.refund_amount + refund,
+        entries=(*p.entries, ApplicationEntry(target.invoice_id, balance, "apply")),
+        transactions=(*p.transactions, TransactionRow("refund", refund, at)) if refund else p.transactions,
+    )
+    return Outcome(applied, "payment.applied", {target.invoice_id: balance}, refund_at_gateway=refund)
+
+
+def refund(p: Payment, at: datetime, amount: Decimal | None = None) -> Outcome:
+    """Only unapplied money is refunded: all of it by default."""
+    _require_unapplied(p)
+    next_status(p.status, "refund")
+    amount = p.unapplied_amount if amount is None else amount
+    if amount <= ZERO:
+        raise PaymentError("invalid_request", "a refund amount must be more than 0.00")
+    if amount > p.unapplied_amount:
+        raise PaymentError("amount_exceeds_balance", f"only {p.unapplied_amount} is unapplied",
+                           unapplied=str(p.unapplied_amount), amount=str(amount))
+    refunded = replace(
+        p, unapplied_amount=p.unapplied_amount - amount, refund_amount=p.refund_amount + amount,
+        transactions=(*p.transactions, TransactionRow("refund", amount, at)),
+    )
+    return Outcome(refunded, "payment.refunded", refund_at_gateway=amount)
+
+
+def cancel(p: Payment, *, reason: str | None = None, settlement_failure: bool = False) -> Outcome:
+    """The transaction never settled: every amount shows 0.00 and every invoice gets its money back.
+    The transaction id, original amount and rows are kept for audit."""
+    status = next_status(p.status, "settlement_failed" if settlement_failure else "cancel")
+    taken_back = p.applications()
+    cancelled = replace(
+        p, status=status, failure_reason=reason or p.failure_reason, sale_amount=ZERO, unapplied_amount=ZERO,
+        refund_amount=ZERO,
+        entries=(*p.entries, *(ApplicationEntry(i, -a, "cancelled") for i, a in taken_back.items())),
+    )
+    event = "payment.settlement_failed" if settlement_failure else "payment.cancelled"
+    return Outcome(cancelled, event, {i: -a for i, a in taken_back.items()})
+
+
+def settlement_failed(p: Payment, reason: str, *, auto_cancel: bool) -> Outcome:
+    if auto_cancel:
+        return cancel(p, reason=reason, settlement_failure=True)
+    flagged = replace(p, status=next_status(p.status, "flag_settlement_failure"), failure_reason=reason)
+    return Outcome(flagged, "payment.settlement_failed")
+
+
+def charge_back(p: Payment, reason: str) -> Outcome:
+    """Like a cancel for the invoices (they reopen), but the amounts and rows stay as they were."""
+    charged = replace(p, status=next_status(p.status, "charge_back"), failure_reason=reason)
+    return Outcome(charged, "payment.charged_back", {i: -a for i, a in p.applications().items()})
+
+
+def _require_unapplied(p: Payment) -> None:
+    if p.unapplied_amount <= ZERO:
+        raise PaymentError("nothing_unapplied", "this payment has no unapplied money", payment_id=p.payment_id)
+
+
+def require_payable(invoice: PayableInvoice) -> None:
+    if invoice.status == "paid":
+        raise PaymentError("invoice_already_paid", "the invoice is already paid", invoice_id=invoice.invoice_id)
+    if not invoice.payable:
+        why = "it is voided" if invoice.status == "voided" else "it has no accounting number yet"
+        raise PaymentError("invoice_not_payable", f"the invoice cannot be paid: {why}", invoice_id=invoice.invoice_id)
+

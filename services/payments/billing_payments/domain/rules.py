@@ -1,0 +1,44 @@
+"""Preconditions of a payment (DOMAIN.md "Pay"), each with its own error, in a fixed order."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing_shared.money import ZERO
+
+from .errors import PaymentError
+from .invoices import PayableInvoice
+from .ledger import require_payable
+from .settings import ProcessingSettings
+
+
+def check_processing(settings: ProcessingSettings, environment: str) -> None:
+    if not settings.active:
+        raise PaymentError("processing_inactive", "payment processing is not active")
+    if environment not in settings.accept_payments_in:
+        raise PaymentError("environment_not_enabled", f"payments are not accepted in {environment}",
+                           environment=environment)
+
+
+def check_method_type(settings: ProcessingSettings, environment: str, method_type: str) -> None:
+    if method_type not in settings.types_for(environment):
+        raise PaymentError("payment_type_not_enabled", f"{method_type} payments are not enabled in {environment}",
+                           environment=environment, method_type=method_type)
+
+
+def amount_to_pay(invoice: PayableInvoice, settings: ProcessingSettings, requested: Decimal | None) -> Decimal:
+    """The amount this payment may take from the invoice (its whole balance by default)."""
+    require_payable(invoice)
+    if invoice.currency != settings.currency:
+        raise PaymentError("currency_mismatch",
+                           f"the invoice is in {invoice.currency}; payments are processed in {settings.currency}",
+                           invoice_currency=invoice.currency, currency=settings.currency)
+    if invoice.in_flight_payment_id is not None:
+        raise PaymentError("payment_in_progress", "another payment of this invoice is in progress",
+                           invoice_id=invoice.invoice_id)
+    amount = invoice.balance if requested is None else requested
+    if amount <= ZERO:
+        raise PaymentError("invalid_request", "the amount must be more than 0.00", amount=str(amount))
+    if amount > invoice.balance:
+        raise PaymentError("amount_exceeds_balance", f"the invoice's balance is {invoice.balance}",
+                           balance=str(invoice.balance), amount=str(amount))
+    return amount
