@@ -42,6 +42,7 @@ class Runtime:
         self.uow: UnitOfWork
         self.consumers: list[ConsumerRunner] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closers: list[Callable[[], Awaitable[object]]] = []
 
     async def start(self) -> None:
         s = self.settings
@@ -63,6 +64,10 @@ class Runtime:
         self.consumers.append(runner)
         self.spawn(f"consumer:{name}", runner.run)
         return runner
+
+    def close_at_stop(self, close: Callable[[], Awaitable[object]]) -> None:
+        """Something the service opened (an HTTP client session) to close when the runtime stops."""
+        self._closers.append(close)
 
     def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         self._tasks[name] = asyncio.create_task(self._supervise(name, run), name=name)
@@ -86,6 +91,9 @@ class Runtime:
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await close()
         with contextlib.suppress(Exception):
             await self.producer.stop()
         with contextlib.suppress(Exception):

@@ -56,8 +56,10 @@ async def metrics(_: web.Request) -> web.Response:
     return response
 
 
-def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, client_max_size: int = 1024**2) -> web.Application:
-    app = web.Application(middlewares=[metrics_middleware, error_middleware, auth_middleware],
+def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, client_max_size: int = 1024**2,
+               middlewares: tuple[Any, ...] = ()) -> web.Application:
+    """`middlewares` run inside authentication, so they see the caller; errors they raise are rendered."""
+    app = web.Application(middlewares=[metrics_middleware, error_middleware, auth_middleware, *middlewares],
                           client_max_size=client_max_size)
     app[TOKENS] = list(settings.api_tokens)
     app[HEALTH_CHECKS] = {}

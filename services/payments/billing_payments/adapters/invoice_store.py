@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 
 import asyncpg
 
@@ -10,25 +12,54 @@ from billing_shared.events.invoices import InvoiceSnapshot
 from billing_payments.domain.invoices import PayableInvoice
 
 _FIELDS = ("invoice_id", "organization_id", "invoice_number", "source_status", "currency", "total", "applied",
-           "issued_on", "due_on", "source_paid_on", "ledger_paid_on", "pdf_url", "source_version")
+           "issued_on", "due_on", "source_paid_on", "ledger_paid_on", "pdf_url", "source_version",
+           "in_flight_payment_id")
 
 
 def to_invoice(row: asyncpg.Record) -> PayableInvoice:
-    return PayableInvoice(**{f: row[f] for f in _FIELDS})
+    fields = {f: row[f] for f in _FIELDS}
+    if fields["in_flight_payment_id"] is not None:
+        fields["in_flight_payment_id"] = str(fields["in_flight_payment_id"])
+    return PayableInvoice(**fields)
 
 
-async def project_snapshots(conn: asyncpg.Connection, snapshots: Sequence[InvoiceSnapshot]) -> int:
-    """Store snapshots whose source_version is newer than the stored one (one per invoice)."""
+async def get(conn: asyncpg.Connection | asyncpg.Pool, invoice_id: str, *, for_update: bool = False) -> PayableInvoice | None:
+    row = await conn.fetchrow(f"SELECT {', '.join(_FIELDS)} FROM invoices WHERE invoice_id = $1"
+                              + (" FOR UPDATE" if for_update else ""), invoice_id)
+    return to_invoice(row) if row else None
+
+
+async def set_in_flight(conn: asyncpg.Connection, invoice_id: str, payment_id: str | None) -> None:
+    await conn.execute("UPDATE invoices SET in_flight_payment_id = $2::uuid WHERE invoice_id = $1",
+                       invoice_id, payment_id)
+
+
+async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], today: date) -> None:
+    """The ledger's moves onto or off invoices; the paid date follows the balance (as PayableInvoice.moved)."""
+    if not deltas:
+        return
+    await conn.execute(
+        """UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
+               ledger_paid_on = CASE WHEN i.total - (i.applied + d.delta) = 0
+                                     THEN coalesce(i.ledger_paid_on, $3) ELSE NULL END
+           FROM unnest($1::text[], $2::numeric[]) AS d(invoice_id, delta) WHERE i.invoice_id = d.invoice_id""",
+        list(deltas), list(deltas.values()), today,
+    )
+
+
+async def project_snapshots(conn: asyncpg.Connection, snapshots: Sequence[InvoiceSnapshot]) -> list[str]:
+    """Store snapshots whose source_version is newer than the stored one (one per invoice); returns the
+    ids of the invoices that were voided by this batch."""
     newest: dict[str, InvoiceSnapshot] = {}
     for s in snapshots:
         if s.invoice_id not in newest or s.source_version > newest[s.invoice_id].source_version:
             newest[s.invoice_id] = s
     if not newest:
-        return 0
+        return []
     rows = [(s.invoice_id, s.organization_id, s.invoice_number, s.status, s.currency, s.total, s.issued_on,
              s.due_on, s.paid_on, s.pdf_url, s.source_version) for s in newest.values()]
     columns = [list(c) for c in zip(*rows, strict=True)]
-    status = await conn.execute(
+    rows = await conn.fetch(
         """INSERT INTO invoices AS i (invoice_id, organization_id, invoice_number, source_status, currency, total,
                                       issued_on, due_on, source_paid_on, pdf_url, source_version)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[],
@@ -38,10 +69,11 @@ async def project_snapshots(conn: asyncpg.Connection, snapshots: Sequence[Invoic
                source_status = EXCLUDED.source_status, currency = EXCLUDED.currency, total = EXCLUDED.total,
                issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on, source_paid_on = EXCLUDED.source_paid_on,
                pdf_url = EXCLUDED.pdf_url, source_version = EXCLUDED.source_version, updated_at = now()
-           WHERE i.source_version < EXCLUDED.source_version""",
+           WHERE i.source_version < EXCLUDED.source_version
+           RETURNING invoice_id, source_status""",
         *columns,
     )
-    return int(status.split()[-1])
+    return [r["invoice_id"] for r in rows if r["source_status"] == "voided"]
 
 
 # The derived status of PayableInvoice.status, for filtering in SQL (tests check that the two agree).

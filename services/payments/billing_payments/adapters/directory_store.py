@@ -1,0 +1,23 @@
+"""Contacts from billing.directory.v1: enough to check that a payer belongs to an organization."""
+from __future__ import annotations
+
+import asyncpg
+
+from billing_shared.events.directory import ContactData
+
+
+async def upsert_contacts(conn: asyncpg.Connection, contacts: list[ContactData]) -> None:
+    newest = {c.contact_id: c for c in contacts}
+    if not newest:
+        return
+    await conn.execute(
+        """INSERT INTO contacts (contact_id, organization_id, active)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bool[])
+           ON CONFLICT (contact_id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
+               active = EXCLUDED.active, updated_at = now()""",
+        list(newest), [c.organization_id for c in newest.values()], [c.active for c in newest.values()],
+    )
+
+
+async def organization_of(conn: asyncpg.Connection | asyncpg.Pool, contact_id: str) -> str | None:
+    return await conn.fetchval("SELECT organization_id FROM contacts WHERE contact_id = $1", contact_id)

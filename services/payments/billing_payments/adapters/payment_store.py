@@ -1,0 +1,163 @@
+"""Payments in SQL. A payment loads in one query (its entries and rows as JSON arrays); saving writes
+the payment row under its version and inserts only the entries and rows that are new."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from billing_payments.domain.payment import ApplicationEntry, Method, Payment, TransactionRow
+
+_SELECT = """
+SELECT p.*,
+  (SELECT coalesce(json_agg(json_build_object('invoice_id', e.invoice_id, 'amount', e.amount::text,
+                                              'reason', e.reason) ORDER BY e.id), '[]')
+     FROM application_entries e WHERE e.payment_id = p.payment_id) AS entries,
+  (SELECT coalesce(json_agg(json_build_object('type', t.type, 'amount', t.amount::text, 'at', t.at,
+                                              'transaction_id', t.transaction_id) ORDER BY t.seq), '[]')
+     FROM payment_transactions t WHERE t.payment_id = p.payment_id) AS transactions
+FROM payments p
+"""
+
+
+class ConcurrentUpdate(Exception):
+    """The payment changed under us: callers lock it first, so this is a bug, not a race to retry."""
+
+
+def _payment(row: asyncpg.Record) -> Payment:
+    return Payment(
+        payment_id=str(row["payment_id"]), invoice_id=row["invoice_id"], organization_id=row["organization_id"],
+        contact_id=row["contact_id"], environment=row["environment"],
+        method=Method(row["method_type"], row["method_brand"], row["method_last4"]), currency=row["currency"],
+        original_amount=row["original_amount"], created_at=row["created_at"], status=row["status"],
+        failure_reason=row["failure_reason"], transaction_id=row["transaction_id"],
+        sale_amount=row["sale_amount"], unapplied_amount=row["unapplied_amount"],
+        refund_amount=row["refund_amount"], version=row["version"],
+        entries=tuple(ApplicationEntry(e["invoice_id"], Decimal(e["amount"]), e["reason"]) for e in row["entries"]),
+        transactions=tuple(TransactionRow(t["type"], Decimal(t["amount"]), datetime.fromisoformat(t["at"]),
+                                          t["transaction_id"]) for t in row["transactions"]),
+    )
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError):
+        return None
+
+
+async def load(conn: asyncpg.Connection, payment_id: str, *, for_update: bool = False) -> Payment | None:
+    pid = _uuid(payment_id)
+    if pid is None:
+        return None
+    row = await conn.fetchrow(_SELECT + " WHERE p.payment_id = $1" + (" FOR UPDATE OF p" if for_update else ""), pid)
+    return _payment(row) if row else None
+
+
+async def load_many(conn: asyncpg.Connection | asyncpg.Pool, payment_ids: Sequence[str]) -> list[Payment]:
+    rows = await conn.fetch(_SELECT + " WHERE p.payment_id = ANY($1::uuid[])", list(payment_ids))
+    by_id = {str(r["payment_id"]): _payment(r) for r in rows}
+    return [by_id[i] for i in payment_ids if i in by_id]
+
+
+async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, method_id: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO payments (payment_id, invoice_id, organization_id, contact_id, environment, method_type,
+                                 method_brand, method_last4, method_id, vault_id, currency, original_amount, status,
+                                 created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+        uuid.UUID(p.payment_id), p.invoice_id, p.organization_id, p.contact_id, p.environment, p.method.type,
+        p.method.brand, p.method.last4, _uuid(method_id) if method_id else None, vault_id, p.currency,
+        p.original_amount, p.status, p.created_at,
+    )
+
+
+async def save(conn: asyncpg.Connection, before: Payment, after: Payment, *,
+               refund_gateway_status: str = "recorded") -> Payment:
+    """Write `after` over `before`: the row under its version, then only the new entries and rows.
+    Returns `after` with its new version."""
+    pid = uuid.UUID(after.payment_id)
+    status = await conn.execute(
+        """UPDATE payments SET status = $3, failure_reason = $4, transaction_id = $5, sale_amount = $6,
+                               unapplied_amount = $7, refund_amount = $8, version = version + 1, updated_at = now()
+           WHERE payment_id = $1 AND version = $2""",
+        pid, before.version, after.status, after.failure_reason, after.transaction_id, after.sale_amount,
+        after.unapplied_amount, after.refund_amount,
+    )
+    if status != "UPDATE 1":
+        raise ConcurrentUpdate(after.payment_id)
+    entries = after.entries[len(before.entries):]
+    if entries:
+        await conn.execute(
+            """INSERT INTO application_entries (payment_id, invoice_id, amount, reason)
+               SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::text[])""",
+            pid, [e.invoice_id for e in entries], [e.amount for e in entries], [e.reason for e in entries],
+        )
+    rows = after.transactions[len(before.transactions):]
+    if rows:
+        first = len(before.transactions)
+        await conn.execute(
+            """INSERT INTO payment_transactions (payment_id, seq, type, amount, at, transaction_id, gateway_status)
+               SELECT $1, * FROM unnest($2::int[], $3::text[], $4::numeric[], $5::timestamptz[], $6::text[],
+                                        $7::text[])""",
+            pid, list(range(first, first + len(rows))), [r.type for r in rows], [r.amount for r in rows],
+            [r.at for r in rows], [r.transaction_id for r in rows],
+            ["recorded" if r.type == "sale" else refund_gateway_status for r in rows],
+        )
+    return replace(after, version=before.version + 1)
+
+
+async def with_live_applications_on(conn: asyncpg.Connection, invoice_id: str) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT payment_id FROM application_entries WHERE invoice_id = $1
+           GROUP BY payment_id HAVING sum(amount) <> 0 ORDER BY min(id)""",
+        invoice_id,
+    )
+    return [str(r["payment_id"]) for r in rows]
+
+
+async def vault_of(conn: asyncpg.Connection, payment_id: str) -> str | None:
+    return await conn.fetchval("SELECT vault_id FROM payments WHERE payment_id = $1", uuid.UUID(payment_id))
+
+
+async def search(
+    conn: asyncpg.Pool, *, organization_id: str | None, invoice_id: str | None, status: str | None,
+    from_date: date | None, to_date: date | None, after: tuple[datetime, str] | None, limit: int,
+) -> list[Payment]:
+    """Newest first; `after` is the (created_at, payment_id) of the last payment of the previous page."""
+    clauses, args = [], []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if organization_id:
+        clauses.append(f"p.organization_id = {arg(organization_id)}")
+    if invoice_id:
+        clauses.append(f"(p.invoice_id = {arg(invoice_id)} OR EXISTS (SELECT 1 FROM application_entries e "
+                       f"WHERE e.payment_id = p.payment_id AND e.invoice_id = {arg(invoice_id)}))")
+    if status:
+        clauses.append(f"p.status = {arg(status)}")
+    if from_date:
+        clauses.append(f"p.created_at >= {arg(from_date)}::date")
+    if to_date:
+        clauses.append(f"p.created_at < {arg(to_date)}::date + 1")
+    if after:
+        clauses.append(f"(p.created_at, p.payment_id) < ({arg(after[0])}, {arg(uuid.UUID(after[1]))})")
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    rows = await conn.fetch(f"{_SELECT}{where} ORDER BY p.created_at DESC, p.payment_id DESC LIMIT {arg(limit)}", *args)
+    return [_payment(r) for r in rows]
+
+
+async def stale_pending(conn: asyncpg.Pool, older_than_seconds: float, limit: int = 100) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT payment_id FROM payments WHERE status = 'pending'
+           AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2""",
+        older_than_seconds, limit,
+    )
+    return [str(r["payment_id"]) for r in rows]

@@ -1,0 +1,135 @@
+"""Paying, searching and changing payments (CONTRACT.md "Payments API")."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+
+from aiohttp import web
+
+from billing_shared.events.payments import PaymentSnapshot
+from billing_shared.web.app import json_ok
+from billing_shared.web.auth import Principal, principal
+from billing_shared.web.errors import forbidden, invalid_request, not_found, read_json
+from billing_shared.web.paging import encode_cursor, page_request
+from billing_shared.web.routes import ApiRoutes
+
+from billing_payments.adapters import payment_store
+from billing_payments.domain.cards import contains_raw_card_data
+from billing_payments.domain.errors import PaymentError
+from billing_payments.domain.payment import Payment
+from billing_payments.entrypoints.requests import ApplyRequest, PayRequest, RefundRequest
+from billing_payments.entrypoints.views import PaymentPage
+from billing_payments.entrypoints.web_support import deps
+from billing_payments.service import actions, paying
+
+routes = ApiRoutes()
+STATUSES = ("pending", "succeeded", "failed", "cancelled", "charged_back")
+
+
+@routes.post("/v1/payments", summary="Pay an invoice (header Idempotency-Key required)", roles=("manager", "client"),
+             body=PayRequest, response=PaymentSnapshot, status=201)
+async def create_payment(request: web.Request) -> web.Response:
+    raw = await read_json(request)
+    if contains_raw_card_data(raw):
+        raise PaymentError("raw_card_data_rejected", "card and account numbers are never accepted: send a gateway "
+                           "token or a stored method id")
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > 255:
+        raise invalid_request("the Idempotency-Key header is required (at most 255 characters)")
+    body = PayRequest.model_validate(raw)
+    who = principal(request)
+    contact_id = body.contact_id
+    if who.role == "client":
+        if contact_id not in (None, who.contact_id):
+            raise forbidden("a client pays as its own contact")
+        contact_id = who.contact_id
+    scope = f"{who.role}:{who.organization_id or '*'}:{who.contact_id or '*'}"
+    canonical = json.dumps({**body.model_dump(mode="json"), "contact_id": contact_id}, sort_keys=True)
+    result = await paying.pay(deps(request), paying.PayCommand(
+        invoice_id=body.invoice_id, amount=body.amount, contact_id=contact_id,
+        method_id=body.payment_method.method_id, token=body.payment_method.token,
+        save_to_wallet=body.payment_method.save_to_wallet,
+        environment="client_portal" if who.role == "client" else "autotask",
+        caller_organization_id=who.organization_id if who.role == "client" else None,
+        idempotency_scope=scope, idempotency_key=key, request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+    ))
+    return web.json_response(result.body, status=result.status)
+
+
+@routes.get("/v1/payments", summary="Search payments, newest first", roles=("manager", "client"), response=PaymentPage)
+async def search_payments(request: web.Request) -> web.Response:
+    who = principal(request)
+    q = request.query
+    organization_id = _scoped_organization(who, q.get("organization_id") or None)
+    status = q.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise invalid_request(f"status must be one of {', '.join(STATUSES)}", {"status": status})
+    page = page_request(request)
+    after = None
+    if page.after:
+        try:
+            after = (datetime.fromisoformat(page.after[0]), str(page.after[1]))
+        except (ValueError, IndexError, TypeError):
+            raise invalid_request("cursor is not one this API returned") from None
+    found = await payment_store.search(
+        deps(request).pool, organization_id=organization_id, invoice_id=q.get("invoice_id") or None, status=status,
+        from_date=_date(q, "from"), to_date=_date(q, "to"), after=after, limit=page.limit + 1,
+    )
+    items = found[: page.limit]
+    cursor = encode_cursor([items[-1].created_at.isoformat(), items[-1].payment_id]) if len(found) > page.limit else None
+    return json_ok(PaymentPage(items=[p.snapshot() for p in items], next_cursor=cursor))
+
+
+@routes.get("/v1/payments/{payment_id}", summary="A payment with its transaction rows", roles=("manager", "client"),
+            response=PaymentSnapshot)
+async def get_payment(request: web.Request) -> web.Response:
+    return json_ok(await _visible_payment(request))
+
+
+@routes.post("/v1/payments/{payment_id}/apply", summary="Apply unapplied money to another invoice",
+             roles=("manager",), body=ApplyRequest, response=PaymentSnapshot)
+async def apply_payment(request: web.Request) -> web.Response:
+    body = ApplyRequest.model_validate(await read_json(request))
+    payment = await actions.apply(deps(request), request.match_info["payment_id"], body.invoice_id,
+                                  keep_remainder=body.keep_remainder)
+    return json_ok(payment.snapshot())
+
+
+@routes.post("/v1/payments/{payment_id}/refund", summary="Refund unapplied money (all of it by default)",
+             roles=("manager",), body=RefundRequest, response=PaymentSnapshot)
+async def refund_payment(request: web.Request) -> web.Response:
+    body = RefundRequest.model_validate(await read_json(request))
+    payment = await actions.refund(deps(request), request.match_info["payment_id"], body.amount)
+    return json_ok(payment.snapshot())
+
+
+@routes.post("/v1/payments/{payment_id}/cancel", summary="Cancel a payment whose transaction never settled",
+             roles=("manager",), response=PaymentSnapshot)
+async def cancel_payment(request: web.Request) -> web.Response:
+    payment = await actions.cancel(deps(request), request.match_info["payment_id"])
+    return json_ok(payment.snapshot())
+
+
+async def _visible_payment(request: web.Request) -> PaymentSnapshot:
+    payment: Payment | None = await payment_store.load(deps(request).pool, request.match_info["payment_id"])
+    if payment is None or not principal(request).can_see(payment.organization_id):
+        raise not_found("payment")
+    return payment.snapshot()
+
+
+def _scoped_organization(who: Principal, asked: str | None) -> str | None:
+    if who.role != "client":
+        return asked
+    who.check_organization(asked or who.organization_id, "organization")
+    return who.organization_id
+
+
+def _date(query, name: str) -> date | None:  # type: ignore[no-untyped-def]
+    value = query.get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid_request(f"{name} must be a date like 2026-11-27", {name: value}) from None

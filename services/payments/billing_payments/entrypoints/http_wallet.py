@@ -1,0 +1,61 @@
+"""An organization's stored payment methods: vault ids and what may be shown, never card numbers."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from billing_shared.web.app import json_ok
+from billing_shared.web.auth import principal
+from billing_shared.web.errors import forbidden, not_found, read_json
+from billing_shared.web.routes import ApiRoutes
+
+from billing_payments.adapters import wallet_store
+from billing_payments.domain.cards import contains_raw_card_data
+from billing_payments.domain.errors import PaymentError
+from billing_payments.entrypoints.requests import WalletAddRequest
+from billing_payments.entrypoints.views import WalletMethodView, WalletPage
+from billing_payments.entrypoints.web_support import deps
+from billing_payments.service import wallet
+
+routes = ApiRoutes()
+PATH = "/v1/organizations/{organization_id}/wallet"
+
+
+def _organization(request: web.Request) -> str:
+    organization_id = request.match_info["organization_id"]
+    principal(request).check_organization(organization_id, "organization")
+    return organization_id
+
+
+@routes.get(PATH, summary="Stored payment methods", roles=("manager", "client"), response=WalletPage)
+async def list_methods(request: web.Request) -> web.Response:
+    methods = await wallet_store.list_for(deps(request).pool, _organization(request))
+    return json_ok(WalletPage(items=[WalletMethodView.of(m) for m in methods]))
+
+
+@routes.post(PATH, summary="Store a payment method (a gateway token) in the vault", roles=("manager", "client"),
+             body=WalletAddRequest, response=WalletMethodView, status=201)
+async def add_method(request: web.Request) -> web.Response:
+    organization_id = _organization(request)
+    raw = await read_json(request)
+    if contains_raw_card_data(raw):
+        raise PaymentError("raw_card_data_rejected", "card and account numbers are never accepted: send a gateway token")
+    body = WalletAddRequest.model_validate(raw)
+    who = principal(request)
+    contact_id = body.contact_id
+    if who.role == "client":
+        if contact_id not in (None, who.contact_id):
+            raise forbidden("a client stores methods as its own contact")
+        contact_id = who.contact_id
+    method = await wallet.add_method(deps(request), organization_id, contact_id, body.token)
+    return json_ok(WalletMethodView.of(method), status=201)
+
+
+@routes.delete(PATH + "/{method_id}", summary="Remove a stored method from the vault and the wallet",
+               roles=("manager", "client"))
+async def delete_method(request: web.Request) -> web.Response:
+    organization_id = _organization(request)
+    method = await wallet_store.get(deps(request).pool, request.match_info["method_id"])
+    if method is None or method.organization_id != organization_id:
+        raise not_found("payment method")
+    await wallet.remove_method(deps(request), method)
+    return web.Response(status=204)

@@ -1,0 +1,38 @@
+"""Committing a ledger outcome: the payment's new rows, the invoices it moves, and its event, in the
+caller's transaction."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from billing_shared.events import payments as events
+from billing_shared.events.catalog import BILLING_PAYMENTS
+from billing_shared.outbox import Tx
+
+from billing_payments.adapters import invoice_store, payment_store
+from billing_payments.domain.ledger import Outcome
+from billing_payments.domain.payment import Payment
+
+PRODUCER = "payments"
+EVENT_CLASSES: dict[str, type[events.Event]] = {
+    cls.TYPE: cls for cls in (
+        events.PaymentSucceeded, events.PaymentFailed, events.PaymentUnapplied, events.PaymentApplied,
+        events.PaymentRefunded, events.PaymentCancelled, events.PaymentSettlementFailed, events.PaymentChargedBack,
+    )
+}
+
+
+def publish_snapshot(tx: Tx, event_type: str, payment: Payment, correlation_id: str | None = None) -> None:
+    tx.publish(BILLING_PAYMENTS, EVENT_CLASSES[event_type].new(
+        producer=PRODUCER, organization_id=payment.organization_id, data=payment.snapshot(),
+        correlation_id=correlation_id,
+    ))
+
+
+async def commit_outcome(tx: Tx, before: Payment, outcome: Outcome, *, refund_via_gateway: bool = False,
+                         correlation_id: str | None = None) -> Payment:
+    """Returns the payment as stored (with its new version), for a caller that changes it again."""
+    saved = await payment_store.save(tx.conn, before, outcome.payment,
+                                     refund_gateway_status="pending" if refund_via_gateway else "recorded")
+    await invoice_store.move_applied(tx.conn, outcome.invoice_deltas, datetime.now(UTC).date())
+    publish_snapshot(tx, outcome.event_type, saved, correlation_id)
+    return saved

@@ -1,0 +1,159 @@
+"""Paying an invoice, exactly once.
+
+1. The Idempotency-Key is claimed: a repeat replays the stored response, a concurrent repeat gets
+   `payment_in_progress`, another body under the same key `idempotency_key_reused`.
+2. Preconditions are checked, the payment method is resolved (a token is first put in the gateway's
+   vault, which tells its type, brand and last four).
+3. Under the invoice's row lock the payment is recorded `pending` and the invoice marked in flight:
+   one payment in flight per invoice.
+4. The sale goes to the gateway once, with our payment id as its order id. Approved or declined is
+   recorded at once; no reply leaves the payment pending and the invoice locked for the reconciler,
+   which asks the gateway by order id. A crash anywhere after step 3 ends the same way.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from billing_payments.adapters import directory_store, idempotency_store, invoice_store, payment_store
+from billing_payments.adapters.gateway import GatewayOutcomeUnknown, GatewayUnavailable
+from billing_payments.domain import rules
+from billing_payments.domain.errors import PaymentError
+from billing_payments.domain.payment import Method, Payment
+from billing_payments.service.deps import Deps
+from billing_payments.service.resolving import SaleOutcome, resolve_pending
+from billing_payments.service.responses import final_response, payment_body
+from billing_payments.service.wallet import ResolvedMethod, forget_unsaved, resolve_method
+
+log = structlog.get_logger(__name__)
+
+# Not a final answer for the key: nothing happened, the same key may be tried again.
+RETRYABLE = {"gateway_unavailable", "payment_in_progress"}
+
+
+@dataclass(frozen=True)
+class PayCommand:
+    invoice_id: str
+    amount: Decimal | None
+    contact_id: str | None
+    method_id: str | None
+    token: str | None
+    save_to_wallet: bool
+    environment: str
+    caller_organization_id: str | None  # a client's organization; None for staff
+    idempotency_scope: str
+    idempotency_key: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class PayResult:
+    status: int
+    body: dict[str, Any]
+
+
+async def pay(deps: Deps, cmd: PayCommand) -> PayResult:
+    claim = await idempotency_store.claim(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, cmd.request_hash)
+    if not claim.new:
+        if claim.request_hash != cmd.request_hash:
+            raise PaymentError("idempotency_key_reused", "this Idempotency-Key was used with other parameters")
+        if claim.completed:
+            return PayResult(claim.response_status, claim.response_body)  # type: ignore[arg-type]
+        raise PaymentError("payment_in_progress", "a payment with this Idempotency-Key is in progress",
+                           payment_id=claim.payment_id)
+    recorded = False
+    try:
+        payment, resolved = await _record_pending(deps, cmd)
+        recorded = True
+        return await _charge(deps, payment, resolved)
+    except PaymentError as exc:
+        if recorded:
+            raise
+        if exc.code in RETRYABLE:
+            await idempotency_store.release(deps.pool, cmd.idempotency_scope, cmd.idempotency_key)
+        else:
+            body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+            await idempotency_store.complete(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, exc.status, body)
+        raise
+    except BaseException:
+        if not recorded:  # nothing was charged: let the key be used again
+            await idempotency_store.release(deps.pool, cmd.idempotency_scope, cmd.idempotency_key)
+        raise
+
+
+async def _record_pending(deps: Deps, cmd: PayCommand) -> tuple[Payment, ResolvedMethod]:
+    settings = await deps.settings()
+    rules.check_processing(settings, cmd.environment)
+    invoice = await invoice_store.get(deps.pool, cmd.invoice_id)
+    if invoice is None or (cmd.caller_organization_id and invoice.organization_id != cmd.caller_organization_id):
+        raise PaymentError("not_found", "invoice not found", invoice_id=cmd.invoice_id)
+    rules.amount_to_pay(invoice, settings, cmd.amount)  # fail fast, before the gateway is involved
+    await _check_contact(deps, cmd.contact_id, invoice.organization_id)
+    method = await resolve_method(deps, settings, invoice.organization_id, cmd.contact_id, method_id=cmd.method_id,
+                                  token=cmd.token, save=cmd.save_to_wallet)
+    try:
+        rules.check_method_type(settings, cmd.environment, method.method.type)
+        async with deps.uow.begin() as tx:
+            locked = await invoice_store.get(tx.conn, cmd.invoice_id, for_update=True)
+            assert locked is not None
+            amount = rules.amount_to_pay(locked, settings, cmd.amount)
+            payment = Payment(
+                payment_id=str(uuid.uuid4()), invoice_id=locked.invoice_id, organization_id=locked.organization_id,
+                contact_id=cmd.contact_id, environment=cmd.environment,  # type: ignore[arg-type]
+                method=method.method, currency=locked.currency, original_amount=amount, created_at=deps.now(),
+            )
+            await payment_store.insert(tx.conn, payment, vault_id=method.vault_id, method_id=method.method_id)
+            await invoice_store.set_in_flight(tx.conn, locked.invoice_id, payment.payment_id)
+            await idempotency_store.attach(tx.conn, cmd.idempotency_scope, cmd.idempotency_key, payment.payment_id)
+    except BaseException:
+        await forget_unsaved(deps, settings, method)
+        raise
+    return payment, method
+
+
+async def _charge(deps: Deps, payment: Payment, method: ResolvedMethod) -> PayResult:
+    settings = await deps.settings()
+    gateway = deps.gateway(settings)
+    try:
+        sale = await gateway.sale(payment.order_id, payment.original_amount, payment.currency,
+                                  vault_id=method.vault_id, payment_token=None if method.vault_id else method.token,
+                                  method_type=payment.method.type)
+    except GatewayOutcomeUnknown:
+        log.warning("sale outcome unknown; the reconciler will ask the gateway", payment_id=payment.payment_id)
+        return PayResult(201, payment_body(payment))
+    except GatewayUnavailable as exc:
+        await _settle(deps, payment.payment_id, SaleOutcome(False, None, f"gateway unavailable: {exc}"))
+        await idempotency_store.forget_payment(deps.pool, payment.payment_id)  # the key may be tried again
+        raise PaymentError("gateway_unavailable", "the payment gateway cannot be reached; nothing was charged") \
+            from None
+    finally:
+        await forget_unsaved(deps, settings, method)
+    if sale.approved and deps.config.test_crash_after_sale:
+        os._exit(137)  # tests: the gateway approved, nothing is recorded yet
+    resolved = await _settle(deps, payment.payment_id,
+                             SaleOutcome(sale.approved, sale.transaction_id, sale.reason or sale.response_text))
+    status, body = final_response(resolved)
+    return PayResult(status, body)
+
+
+async def _settle(deps: Deps, payment_id: str, sale: SaleOutcome) -> Payment:
+    async with deps.uow.begin() as tx:
+        resolved = await resolve_pending(tx, payment_id, sale)
+    assert resolved is not None
+    return resolved
+
+
+async def _check_contact(deps: Deps, contact_id: str | None, organization_id: str) -> None:
+    """A payer the directory knows must belong to the invoice's organization (one it does not know yet
+    is accepted: the directory may lag behind the invoices)."""
+    if contact_id is None:
+        return
+    known_in = await directory_store.organization_of(deps.pool, contact_id)
+    if known_in is not None and known_in != organization_id:
+        raise PaymentError("contact_not_in_organization",
+                           f"contact {contact_id} does not belong to {organization_id}", contact_id=contact_id)

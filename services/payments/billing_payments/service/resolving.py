@@ -1,0 +1,42 @@
+"""Moving a pending payment to its known outcome, whoever learnt it first: the request that made the
+sale, the reconciler that asked the gateway, or a gateway webhook. Only the first one counts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from billing_shared.outbox import Tx
+
+from billing_payments.adapters import idempotency_store, invoice_store, payment_store
+from billing_payments.domain import ledger
+from billing_payments.domain.payment import Payment
+from billing_payments.service.ledger_writes import commit_outcome
+from billing_payments.service.responses import final_response
+
+
+@dataclass(frozen=True)
+class SaleOutcome:
+    approved: bool
+    transaction_id: str | None
+    reason: str | None = None
+
+
+async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment | None:
+    """Returns the payment as it now stands (unchanged when it was no longer pending)."""
+    payment = await payment_store.load(tx.conn, payment_id, for_update=True)
+    if payment is None or payment.status != "pending":
+        return payment
+    outcome = ledger.approve(payment, sale.transaction_id or "", datetime.now(UTC)) if sale.approved \
+        else ledger.decline(payment, sale.reason or "declined", sale.transaction_id)
+    resolved = await commit_outcome(tx, payment, outcome)
+    await invoice_store.set_in_flight(tx.conn, payment.invoice_id, None)
+    if sale.approved:
+        invoice = await invoice_store.get(tx.conn, payment.invoice_id)
+        # voided while the sale was in flight: the money is unapplied at once, as for any void
+        if invoice is not None and invoice.status == "voided":
+            unapplied = ledger.unapply_voided_invoice(resolved, payment.invoice_id)
+            if unapplied is not None:
+                resolved = await commit_outcome(tx, resolved, unapplied)
+    status, body = final_response(resolved)
+    await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body)
+    return resolved
