@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+import uvloop
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
@@ -128,4 +129,6 @@ def run_service(service: str, settings: ServiceSettings, build_app: Callable[[An
     configure_logging(service, settings.log_level, settings.log_format)
     app = build_app(settings)
     log.info("starting", port=settings.http_port)
-    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None, access_log=None)
+    # uvloop: the same asyncio, with far cheaper socket I/O, which is most of what these services do.
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None, access_log=None,
+                loop=uvloop.new_event_loop())

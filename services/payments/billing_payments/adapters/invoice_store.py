@@ -34,17 +34,20 @@ async def set_in_flight(conn: asyncpg.Connection, invoice_id: str, payment_id: s
                        invoice_id, payment_id)
 
 
-async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], today: date) -> None:
-    """The ledger's moves onto or off invoices; the paid date follows the balance (as PayableInvoice.moved)."""
+async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], today: date) -> set[str]:
+    """The ledger's moves onto or off invoices; the paid date follows the balance (as PayableInvoice.moved).
+    Returns the ids of the moved invoices that are voided."""
     if not deltas:
-        return
-    await conn.execute(
+        return set()
+    rows = await conn.fetch(
         """UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
                ledger_paid_on = CASE WHEN i.total - (i.applied + d.delta) = 0
                                      THEN coalesce(i.ledger_paid_on, $3) ELSE NULL END
-           FROM unnest($1::text[], $2::numeric[]) AS d(invoice_id, delta) WHERE i.invoice_id = d.invoice_id""",
+           FROM unnest($1::text[], $2::numeric[]) AS d(invoice_id, delta) WHERE i.invoice_id = d.invoice_id
+           RETURNING i.invoice_id, i.source_status""",
         list(deltas), list(deltas.values()), today,
     )
+    return {r["invoice_id"] for r in rows if r["source_status"] == "voided"}
 
 
 async def project_snapshots(conn: asyncpg.Connection, snapshots: Sequence[InvoiceSnapshot]) -> list[str]:

@@ -23,7 +23,7 @@ async def apply(deps: Deps, payment_id: str, invoice_id: str, *, keep_remainder:
         if target.in_flight_payment_id is not None:
             raise PaymentError("payment_in_progress", "a payment of that invoice is in progress", invoice_id=invoice_id)
         outcome = ledger.apply_to(payment, target, deps.now(), keep_remainder=keep_remainder)
-        saved = await commit_outcome(tx, payment, outcome, refund_via_gateway=settings.refund_via_gateway)
+        saved = (await commit_outcome(tx, payment, outcome, refund_via_gateway=settings.refund_via_gateway)).payment
     if settings.refund_via_gateway and outcome.refund_at_gateway:
         await issue_pending_refunds(deps, payment_id)
     return saved
@@ -34,7 +34,7 @@ async def refund(deps: Deps, payment_id: str, amount: Decimal | None) -> Payment
     async with deps.uow.begin() as tx:
         payment = await _locked(tx.conn, payment_id)
         outcome = ledger.refund(payment, deps.now(), amount)
-        saved = await commit_outcome(tx, payment, outcome, refund_via_gateway=settings.refund_via_gateway)
+        saved = (await commit_outcome(tx, payment, outcome, refund_via_gateway=settings.refund_via_gateway)).payment
     if settings.refund_via_gateway:
         await issue_pending_refunds(deps, payment_id)
     return saved
@@ -49,7 +49,7 @@ async def cancel(deps: Deps, payment_id: str) -> Payment:
         outcome = ledger.cancel(payment)  # checks the transition before the gateway is asked
         if settings.refund_via_gateway and payment.transaction_id:
             await _void(deps, settings, payment)
-        saved = await commit_outcome(tx, payment, outcome)
+        saved = (await commit_outcome(tx, payment, outcome)).payment
     return saved
 
 

@@ -1,6 +1,7 @@
 """What the payments use cases need, built once in bootstrap."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -17,6 +18,9 @@ from billing_payments.domain.errors import PaymentError
 from billing_payments.domain.settings import ProcessingSettings
 
 
+SETTINGS_TTL = 2.0
+
+
 @dataclass
 class Deps:
     pool: asyncpg.Pool
@@ -25,8 +29,18 @@ class Deps:
     http: aiohttp.ClientSession
     config: PaymentsSettings
 
+    _cached: tuple[float, ProcessingSettings] | None = None
+
     async def settings(self) -> ProcessingSettings:
-        return await settings_store.load(self.pool, self.box)
+        """Read often, changed rarely: cached for a moment (other replicas see a change within
+        SETTINGS_TTL seconds; this one at once, see `forget_settings`)."""
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > SETTINGS_TTL:
+            self._cached = (now, await settings_store.load(self.pool, self.box))
+        return self._cached[1]
+
+    def forget_settings(self) -> None:
+        self._cached = None
 
     def gateway(self, settings: ProcessingSettings) -> NmiGateway:
         if not settings.private_key:

@@ -2,6 +2,7 @@
 caller's transaction."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from billing_shared.events import payments as events
@@ -28,11 +29,16 @@ def publish_snapshot(tx: Tx, event_type: str, payment: Payment, correlation_id: 
     ))
 
 
+@dataclass(frozen=True)
+class Committed:
+    payment: Payment  # as stored, with its new version, for a caller that changes it again
+    voided_invoices: set[str]  # invoices it moved money onto that turn out to be voided
+
+
 async def commit_outcome(tx: Tx, before: Payment, outcome: Outcome, *, refund_via_gateway: bool = False,
-                         correlation_id: str | None = None) -> Payment:
-    """Returns the payment as stored (with its new version), for a caller that changes it again."""
+                         correlation_id: str | None = None) -> Committed:
     saved = await payment_store.save(tx.conn, before, outcome.payment,
                                      refund_gateway_status="pending" if refund_via_gateway else "recorded")
-    await invoice_store.move_applied(tx.conn, outcome.invoice_deltas, datetime.now(UTC).date())
+    voided = await invoice_store.move_applied(tx.conn, outcome.invoice_deltas, datetime.now(UTC).date())
     publish_snapshot(tx, outcome.event_type, saved, correlation_id)
-    return saved
+    return Committed(saved, voided)

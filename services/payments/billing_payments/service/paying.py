@@ -25,6 +25,7 @@ from billing_payments.adapters.gateway import GatewayOutcomeUnknown, GatewayUnav
 from billing_payments.domain import rules
 from billing_payments.domain.errors import PaymentError
 from billing_payments.domain.payment import Method, Payment
+from billing_payments.domain.settings import ProcessingSettings
 from billing_payments.service.deps import Deps
 from billing_payments.service.resolving import SaleOutcome, resolve_pending
 from billing_payments.service.responses import final_response, payment_body
@@ -68,9 +69,10 @@ async def pay(deps: Deps, cmd: PayCommand) -> PayResult:
                            payment_id=claim.payment_id)
     recorded = False
     try:
-        payment, resolved = await _record_pending(deps, cmd)
+        settings = await deps.settings()
+        payment, resolved = await _record_pending(deps, settings, cmd)
         recorded = True
-        return await _charge(deps, payment, resolved)
+        return await _charge(deps, settings, payment, resolved)
     except PaymentError as exc:
         if recorded:
             raise
@@ -86,8 +88,7 @@ async def pay(deps: Deps, cmd: PayCommand) -> PayResult:
         raise
 
 
-async def _record_pending(deps: Deps, cmd: PayCommand) -> tuple[Payment, ResolvedMethod]:
-    settings = await deps.settings()
+async def _record_pending(deps: Deps, settings: ProcessingSettings, cmd: PayCommand) -> tuple[Payment, ResolvedMethod]:
     rules.check_processing(settings, cmd.environment)
     invoice = await invoice_store.get(deps.pool, cmd.invoice_id)
     if invoice is None or (cmd.caller_organization_id and invoice.organization_id != cmd.caller_organization_id):
@@ -116,8 +117,7 @@ async def _record_pending(deps: Deps, cmd: PayCommand) -> tuple[Payment, Resolve
     return payment, method
 
 
-async def _charge(deps: Deps, payment: Payment, method: ResolvedMethod) -> PayResult:
-    settings = await deps.settings()
+async def _charge(deps: Deps, settings: ProcessingSettings, payment: Payment, method: ResolvedMethod) -> PayResult:
     gateway = deps.gateway(settings)
     try:
         sale = await gateway.sale(payment.order_id, payment.original_amount, payment.currency,

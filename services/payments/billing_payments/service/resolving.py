@@ -28,15 +28,14 @@ async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment
         return payment
     outcome = ledger.approve(payment, sale.transaction_id or "", datetime.now(UTC)) if sale.approved \
         else ledger.decline(payment, sale.reason or "declined", sale.transaction_id)
-    resolved = await commit_outcome(tx, payment, outcome)
+    committed = await commit_outcome(tx, payment, outcome)
+    resolved = committed.payment
     await invoice_store.set_in_flight(tx.conn, payment.invoice_id, None)
-    if sale.approved:
-        invoice = await invoice_store.get(tx.conn, payment.invoice_id)
+    if payment.invoice_id in committed.voided_invoices:
         # voided while the sale was in flight: the money is unapplied at once, as for any void
-        if invoice is not None and invoice.status == "voided":
-            unapplied = ledger.unapply_voided_invoice(resolved, payment.invoice_id)
-            if unapplied is not None:
-                resolved = await commit_outcome(tx, resolved, unapplied)
+        unapplied = ledger.unapply_voided_invoice(resolved, payment.invoice_id)
+        if unapplied is not None:
+            resolved = (await commit_outcome(tx, resolved, unapplied)).payment
     status, body = final_response(resolved)
     await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body)
     return resolved

@@ -13,6 +13,7 @@ async def update(deps: Deps, change: SettingsChange) -> ProcessingSettings:
         current = await settings_store.load(tx.conn, deps.box)
         new = change_settings(current, change)
         await settings_store.save(tx.conn, new, deps.box)
+    deps.forget_settings()
     return new
 
 
