@@ -138,6 +138,10 @@ def _service_env(ports: Ports, bootstrap: str, database_url: str) -> dict[str, s
         "GATEWAY_WEBHOOK_URL": f"http://127.0.0.1:{ports.payments}/v1/webhooks/gateway",
         "GATEWAY_BASE_URL": f"http://127.0.0.1:{ports.gateway}",
         "PSA_BASE_URL": f"http://127.0.0.1:{ports.psa}/atservicesrest/",
+        # notifications creates tickets with these; defaults are the PSA simulator's credentials
+        "PSA_USERNAME": os.environ.get("PSA_USERNAME", "api@msp.example"),
+        "PSA_SECRET": os.environ.get("PSA_SECRET", "sim-secret"),
+        "PSA_INTEGRATION_CODE": os.environ.get("PSA_INTEGRATION_CODE", "SIMINTEGRATIONCODE000000000000"),
         "ACCOUNTING_BASE_URL": f"http://127.0.0.1:{ports.accounting}",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(ports.smtp),

@@ -1,5 +1,63 @@
+"""The notifications service's settings, from the environment (pydantic-settings).
+
+Retry and polling knobs are settings so that tests can run the same code fast.
+"""
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from billing_shared.psa import DEFAULT_BASE_URL
 from billing_shared.settings import ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
     http_port: int = 8083
+
+    # Email: SMTP_HOST / SMTP_PORT (`make up` passes the sink's 127.0.0.1:1025).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 20.0
+    email_from: str = "billing@msp.example"
+    email_from_name: str = "Billing"
+    # Where staff-facing types (sync, integrations) send email when their email switch is on.
+    staff_email: str | None = None
+
+    # Tickets: the Autotask API user notifications creates tickets as. No default credentials:
+    # without them, ticket deliveries fail with a reason that says so.
+    psa_base_url: str = DEFAULT_BASE_URL
+    psa_username: str | None = None
+    psa_secret: SecretStr | None = None
+    psa_integration_code: str | None = None
+    psa_timeout_seconds: float = 20.0
+    # The shared client's own retries of idempotent calls, and the longest backoff of its request
+    # budget after failures (tests shorten both).
+    psa_retry_attempts: int = 3
+    psa_retry_base_seconds: float = 0.5
+    psa_backoff_max_seconds: float = 30.0
+
+    # The delivery worker.
+    delivery_poll_seconds: float = 0.5
+    delivery_batch_size: int = 20
+    delivery_concurrency: int = 4
+    # A claimed delivery not recorded within this is taken as crashed (outcome unknown) and retried.
+    delivery_lease_seconds: float = 120.0
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    delivery_max_attempts: int = 8
+    # How long an email waits for the directory to name a recipient before it fails.
+    address_wait_seconds: float = 1800.0
+
+    # Sync freshness (faust-streaming).
+    freshness_enabled: bool = True
+    freshness_app_id: str = "notifications-freshness"
+    freshness_replication_factor: int = 1  # of the table's changelog topic
+    freshness_check_seconds: float = 30.0
+    # The length of one "interval minute"; only tests shorten it.
+    freshness_minute_seconds: float = 60.0
+    default_sync_interval_minutes: int = 60
+
+    def psa_configured(self) -> bool:
+        return bool(self.psa_username and self.psa_secret and self.psa_integration_code)

@@ -26,15 +26,19 @@ async def upsert_contact(conn: asyncpg.Connection, c: ContactData) -> None:
     )
 
 
-async def recipient(conn: asyncpg.Connection, organization_id: str) -> tuple[str | None, list[str]]:
-    """(organization name, email addresses): the default contact's address, else the billing or
-    primary contact's."""
-    org = await conn.fetchrow("SELECT name, default_contact_id FROM organizations WHERE organization_id = $1",
-                              organization_id)
+async def organization_name(conn: asyncpg.Connection, organization_id: str) -> str | None:
+    return await conn.fetchval("SELECT name FROM organizations WHERE organization_id = $1", organization_id)
+
+
+async def recipients(conn: asyncpg.Connection, organization_id: str) -> list[str]:
+    """The default contact's address; without one, an active billing (then primary) contact's."""
     email = await conn.fetchval(
-        """SELECT email FROM contacts
-           WHERE organization_id = $1 AND active AND email IS NOT NULL AND email <> ''
-           ORDER BY (contact_id = $2) DESC, is_billing DESC, is_primary DESC, contact_id LIMIT 1""",
-        organization_id, org["default_contact_id"] if org else None,
+        """SELECT c.email FROM contacts c
+           LEFT JOIN organizations o ON o.organization_id = c.organization_id
+           WHERE c.organization_id = $1 AND c.active AND c.email IS NOT NULL AND c.email <> ''
+           ORDER BY (c.contact_id = o.default_contact_id) IS TRUE DESC, c.is_billing DESC, c.is_primary DESC,
+                    c.contact_id
+           LIMIT 1""",
+        organization_id,
     )
-    return (org["name"] if org else None), ([email] if email else [])
+    return [email] if email else []

@@ -1,20 +1,52 @@
-"""What each notification says: the facts that matter, in plain text."""
+"""What each notification says: the facts that matter, in plain text (no I/O).
+
+Every type yields an email (written to the client, or to staff for staff-facing types) and a
+ticket (written to the staff who work the PSA queue). Both carry the same facts.
+"""
 from __future__ import annotations
 
-from billing_shared.events.invoices import InvoiceSnapshot
-from billing_shared.money import format_money
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import account_templates as acc
+from . import payment_templates as pay
+from .catalog import TYPES
+from .parts import Context, Parts
+
+__all__ = ["Context", "Rendered", "render"]
 
 
-def invoice_available(invoice: InvoiceSnapshot, organization_name: str | None) -> tuple[str, str]:
-    """(subject, body) of the message that tells a client an invoice can be paid."""
-    who = organization_name or invoice.organization_id
-    subject = f"Invoice {invoice.invoice_number} from your IT provider is ready to pay"
-    lines = [
-        f"Hello {who},",
-        "",
-        f"Invoice {invoice.invoice_number} for {format_money(invoice.total)} {invoice.currency} is ready.",
-        f"Issued on {invoice.issued_on.isoformat()}"
-        + (f", due on {invoice.due_on.isoformat()}." if invoice.due_on else "."),
-        "You can pay it in the client portal by card or eCheck.",
-    ]
-    return subject, "\n".join(lines)
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    title: str
+    description: str
+
+
+def render(kind: str, data: Any, ctx: Context) -> Rendered:
+    parts = _TEMPLATES[kind](data, ctx)
+    facts = [f"{label}: {value}" for label, value in parts.facts]
+    staff = TYPES[kind].audience == "staff"
+    greeting = "Hello," if staff else f"Hello {ctx.who},"
+    closing = "-- billing link" if staff else "Thank you,\nBilling"
+    body = "\n".join([greeting, "", *parts.intro, "", *facts, "", closing])
+    description = "\n".join([parts.summary, "", *facts])
+    return Rendered(parts.subject, body, parts.title, description)
+
+
+_TEMPLATES: dict[str, Callable[[Any, Context], Parts]] = {
+    "payment.succeeded": pay.payment_succeeded,
+    "payment.failed": pay.payment_failed,
+    "payment.refunded": pay.payment_refunded,
+    "payment.cancelled": pay.payment_cancelled,
+    "payment.charged_back": pay.payment_charged_back,
+    "payment.settlement_failed": pay.payment_settlement_failed,
+    "payment.unapplied": pay.payment_unapplied,
+    "invoice.available": acc.invoice_available,
+    "payment_method.added": acc.payment_method_added,
+    "sync.failed": acc.sync_failed,
+    "sync.stalled": acc.sync_stalled,
+    "integration.connection_failed": acc.connection_failed,
+}

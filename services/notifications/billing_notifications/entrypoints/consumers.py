@@ -1,5 +1,42 @@
-"""Which notifications handler takes which event type, per consumer group."""
-from billing_notifications.service.notify import on_contact_synced, on_invoice_synced, on_organization_synced
+"""Which handler takes which event type, per consumer group (each group is also its inbox name)."""
+from __future__ import annotations
 
-INVOICE_HANDLERS = {"invoice.synced": on_invoice_synced}
-DIRECTORY_HANDLERS = {"organization.synced": on_organization_synced, "contact.synced": on_contact_synced}
+from dataclasses import dataclass
+
+from billing_shared.events import Event
+from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES, BILLING_PAYMENTS, BILLING_SYNC
+from billing_shared.kafka.runner import Handler
+from billing_shared.outbox import Tx
+
+from billing_notifications.service import directory
+from billing_notifications.service.intake import Intake
+
+PAYMENT_TYPES = ("payment.succeeded", "payment.failed", "payment.refunded", "payment.cancelled",
+                 "payment.charged_back", "payment.settlement_failed", "payment.unapplied", "payment_method.added")
+SYNC_TYPES = ("sync.failed", "sync.stalled", "integration.connection_failed")
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    topics: tuple[str, ...]
+    handlers: dict[str, Handler]
+
+
+def consumers(intake: Intake) -> list[ConsumerSpec]:
+    async def on_invoice_synced(tx: Tx, event: Event) -> None:
+        await directory.on_invoice(tx, event)
+        await intake.handle(tx, event)
+
+    return [
+        ConsumerSpec("notifications-directory", (BILLING_DIRECTORY,), {
+            "organization.synced": directory.on_organization_synced,
+            "contact.synced": directory.on_contact_synced,
+        }),
+        ConsumerSpec("notifications-invoices", (BILLING_INVOICES,), {
+            "invoice.synced": on_invoice_synced,
+            "invoice.voided": directory.on_invoice,
+        }),
+        ConsumerSpec("notifications-payments", (BILLING_PAYMENTS,), {t: intake.handle for t in PAYMENT_TYPES}),
+        ConsumerSpec("notifications-sync", (BILLING_SYNC,), {t: intake.handle for t in SYNC_TYPES}),
+    ]

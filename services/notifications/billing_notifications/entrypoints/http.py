@@ -1,4 +1,8 @@
 """Notifications' HTTP API (CONTRACT.md "Notifications API")."""
 from billing_shared.web.routes import ApiRoutes
 
+from . import http_deliveries, http_settings
+
 routes = ApiRoutes()
+routes.include(http_settings.routes)
+routes.include(http_deliveries.routes)

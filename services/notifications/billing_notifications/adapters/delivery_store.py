@@ -1,0 +1,103 @@
+"""Delivery rows: claimed under a lease, sent outside any transaction, then recorded under the
+same claim token (a worker whose lease was taken over records nothing)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    delivery_id: uuid.UUID
+    notification_id: uuid.UUID
+    type: str
+    organization_id: str
+    channel: str
+    attempts: int  # including the one this claim is for
+    claim_token: uuid.UUID
+    outcome_unknown: bool  # an earlier attempt may have delivered
+    recipients: list[str]
+    email: dict[str, Any] | None
+    ticket: dict[str, Any] | None
+    created_at: datetime  # when the notification was recorded
+
+
+async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_seconds: float) -> list[Claimed]:
+    """Take up to `limit` due deliveries. A row still claimed by a lease that ran out was being
+    sent by a worker that died: its outcome is unknown."""
+    rows = await conn.fetch(
+        """WITH due AS (
+               SELECT id FROM deliveries
+               WHERE status = 'pending' AND next_attempt_at <= now()
+                 AND (claimed_until IS NULL OR claimed_until < now())
+               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+           UPDATE deliveries d SET attempts = d.attempts + 1,
+               outcome_unknown = d.outcome_unknown OR d.claim_token IS NOT NULL,
+               claim_token = gen_random_uuid(), claimed_until = now() + make_interval(secs => $2),
+               updated_at = now()
+           FROM due, notifications n
+           WHERE d.id = due.id AND n.notification_id = d.notification_id
+           RETURNING d.id, d.delivery_id, d.notification_id, d.type, d.organization_id, d.channel, d.attempts,
+                     d.claim_token, d.outcome_unknown, d.recipients, n.email, n.ticket, n.created_at""",
+        limit, lease_seconds,
+    )
+    return [Claimed(**dict(r)) for r in rows]
+
+
+async def mark_delivered(conn: asyncpg.Connection, c: Claimed, *, external_id: str | None,
+                         recipients: list[str]) -> bool:
+    done = await conn.fetchval(
+        """UPDATE deliveries SET status = 'delivered', external_id = $3, recipients = $4, claim_token = NULL,
+               claimed_until = NULL, outcome_unknown = false, waiting = false, last_error = NULL,
+               finished_at = now(), updated_at = now()
+           WHERE id = $1 AND claim_token = $2 RETURNING id""",
+        c.id, c.claim_token, external_id, recipients,
+    )
+    return done is not None
+
+
+async def mark_retry(conn: asyncpg.Connection, c: Claimed, *, delay_seconds: float, reason: str,
+                     outcome_unknown: bool, waiting: bool) -> bool:
+    done = await conn.fetchval(
+        """UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $3), last_error = $4,
+               outcome_unknown = $5, waiting = $6, claim_token = NULL, claimed_until = NULL, updated_at = now()
+           WHERE id = $1 AND claim_token = $2 RETURNING id""",
+        c.id, c.claim_token, delay_seconds, reason, outcome_unknown, waiting,
+    )
+    return done is not None
+
+
+async def mark_failed(conn: asyncpg.Connection, c: Claimed, *, reason: str) -> bool:
+    done = await conn.fetchval(
+        """UPDATE deliveries SET status = 'failed', last_error = $3, claim_token = NULL, claimed_until = NULL,
+               waiting = false, finished_at = now(), updated_at = now()
+           WHERE id = $1 AND claim_token = $2 RETURNING id""",
+        c.id, c.claim_token, reason,
+    )
+    return done is not None
+
+
+async def wake_waiting(conn: asyncpg.Connection, organization_id: str) -> None:
+    """The directory changed for this organization: emails waiting for an address try again now."""
+    await conn.execute(
+        """UPDATE deliveries SET next_attempt_at = now(), updated_at = now()
+           WHERE status = 'pending' AND waiting AND organization_id = $1 AND next_attempt_at > now()""",
+        organization_id,
+    )
+
+
+async def page(conn: asyncpg.Connection, *, kind: str | None, status: str | None, limit: int,
+               before_id: int | None) -> list[asyncpg.Record]:
+    """Newest first; `limit + 1` rows so the caller can tell whether a next page exists."""
+    return await conn.fetch(
+        """SELECT d.*, n.source_event_id FROM deliveries d JOIN notifications n USING (notification_id)
+           WHERE ($1::text IS NULL OR d.type = $1) AND ($2::text IS NULL OR d.status = $2)
+             AND ($3::bigint IS NULL OR d.id < $3)
+           ORDER BY d.id DESC LIMIT $4""",
+        kind, status, before_id, limit + 1,
+    )

@@ -1,0 +1,74 @@
+"""Templates of the invoice, wallet, sync and integration notifications (no I/O)."""
+from __future__ import annotations
+
+from billing_shared.events.invoices import InvoiceSnapshot
+from billing_shared.events.payments import PaymentMethodData
+from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncStalledData
+
+from .parts import INTEGRATIONS, Context, Parts, amount, method_label, when
+
+
+def invoice_available(invoice: InvoiceSnapshot, ctx: Context) -> Parts:
+    total = amount(invoice.total, invoice.currency)
+    due = f", due on {invoice.due_on.isoformat()}" if invoice.due_on else ""
+    return Parts(
+        subject=f"Invoice {invoice.invoice_number} from your IT provider is ready to pay",
+        intro=[f"Invoice {invoice.invoice_number} for {total} is ready.",
+               "You can pay it in the client portal by card or eCheck."],
+        title=f"Invoice {invoice.invoice_number} for {ctx.who} is payable: {total}",
+        summary=f"Invoice {invoice.invoice_number} of {ctx.who} is numbered and payable.",
+        facts=[("Organization", ctx.who), ("Invoice", invoice.invoice_number or ""), ("Amount", total),
+               ("Issued on", invoice.issued_on.isoformat() + due)],
+    )
+
+
+def payment_method_added(m: PaymentMethodData, ctx: Context) -> Parts:
+    what = method_label(m.type, m.brand, m.last4)
+    facts = [("Organization", ctx.who), ("Payment method", what)]
+    if m.exp_month and m.exp_year:
+        facts.append(("Expires", f"{m.exp_month:02d}/{m.exp_year}"))
+    return Parts(
+        subject=f"A payment method was added to your account: {what}",
+        intro=[f"A {what} was saved to your account's wallet.",
+               "If you did not add it, please contact us."],
+        title=f"Payment method added for {ctx.who}: {what}",
+        summary=f"{ctx.who} saved a {what} to its wallet.",
+        facts=facts,
+    )
+
+
+def sync_failed(d: SyncFailedData, ctx: Context) -> Parts:
+    name = INTEGRATIONS.get(d.integration, d.integration)
+    return Parts(
+        subject=f"{name} sync failed: {d.reason}",
+        intro=[f"A {name} sync run failed: {d.reason}."],
+        title=f"{name} sync failed: {d.reason}",
+        summary=f"A {name} sync run failed: {d.reason}.",
+        facts=[("Integration", name), ("Run", d.run_id), ("Reason", d.reason)],
+    )
+
+
+def sync_stalled(d: SyncStalledData, ctx: Context) -> Parts:
+    name = INTEGRATIONS.get(d.integration, d.integration)
+    since = when(d.last_completed_at)
+    return Parts(
+        subject=f"{name} sync has stalled: no completed run since {since}",
+        intro=[f"No {name} sync run has completed for more than twice its interval "
+               f"({d.interval_minutes} minutes). Invoices and payments may be out of date."],
+        title=f"{name} sync stalled: no completed run since {since}",
+        summary=f"No {name} sync run has completed for more than twice its interval.",
+        facts=[("Integration", name), ("Last completed run", since),
+               ("Interval", f"{d.interval_minutes} minutes")],
+    )
+
+
+def connection_failed(d: ConnectionFailedData, ctx: Context) -> Parts:
+    name = INTEGRATIONS.get(d.integration, d.integration)
+    return Parts(
+        subject=f"Cannot connect to {name}: {d.reason}",
+        intro=[f"The billing link could not connect to {name}: {d.reason}.",
+               "Check the integration's credentials and that the service is reachable."],
+        title=f"Cannot connect to {name}: {d.reason}",
+        summary=f"The billing link could not connect to {name}: {d.reason}.",
+        facts=[("Integration", name), ("Reason", d.reason)],
+    )

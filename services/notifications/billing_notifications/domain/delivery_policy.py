@@ -1,0 +1,79 @@
+"""What happens after one delivery attempt: done, again later, or failed for good (no I/O).
+
+A channel answers each attempt with `Sent` or `Problem`. A problem is
+- `transient`: the other side may work later (SMTP down, PSA errors); retried with exponential
+  backoff until `max_attempts`;
+- `waiting`: we lack something another event will bring (no email address in the directory
+  yet); retried until `wait_seconds` after the notification was recorded, whatever the attempts;
+- `permanent`: retrying cannot help (the mail server refused the address for good, no PSA
+  credentials); failed at once.
+`uncertain` says the other side may have acted although we saw an error (a ticket create whose
+answer was lost): the next attempt looks before it creates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ProblemKind = Literal["transient", "waiting", "permanent"]
+
+
+@dataclass(frozen=True)
+class Sent:
+    external_id: str | None
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    reason: str
+    kind: ProblemKind = "transient"
+    uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float = 5.0
+    max_seconds: float = 600.0
+    max_attempts: int = 8
+    wait_seconds: float = 1800.0
+
+    def backoff(self, attempts: int) -> float:
+        """Delay after the `attempts`-th failed attempt: base, 2*base, 4*base, ... capped."""
+        return min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    delay_seconds: float
+    reason: str
+    uncertain: bool
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str
+
+
+def decide(problem: Problem, *, attempts: int, age_seconds: float, policy: RetryPolicy) -> RetryLater | GiveUp:
+    if problem.kind == "permanent":
+        return GiveUp(problem.reason)
+    if problem.kind == "waiting":
+        if age_seconds >= policy.wait_seconds:
+            return GiveUp(f"{problem.reason} (waited {policy.wait_seconds:.0f}s)")
+        delay = min(policy.backoff(attempts), max(0.0, policy.wait_seconds - age_seconds))
+        return RetryLater(delay, problem.reason, problem.uncertain)
+    if attempts >= policy.max_attempts:
+        reason = f"{problem.reason} (gave up after {attempts} attempts)"
+        if problem.uncertain:
+            reason += "; the last attempt's outcome is unknown"
+        return GiveUp(reason)
+    return RetryLater(policy.backoff(attempts), problem.reason, problem.uncertain)
+
+
+class SendFailed(Exception):
+    """Raised by a channel's adapter: the attempt did not deliver, and why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.reason)
+        self.problem = problem

@@ -1,0 +1,125 @@
+"""Templates of the payment notifications (no I/O)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing_shared.events.payments import PaymentSnapshot
+
+from .parts import Context, Parts, amount, method_label
+
+
+def _method(p: PaymentSnapshot) -> str:
+    return method_label(p.method.type, p.method.brand, p.method.last4)
+
+
+def _invoices(p: PaymentSnapshot, ctx: Context) -> str:
+    if not p.applications:
+        return "none"
+    return "; ".join(f"{ctx.invoice(a.invoice_id)} ({amount(a.amount, p.currency)})" for a in p.applications)
+
+
+def _first_invoice(p: PaymentSnapshot, ctx: Context) -> str:
+    return f" for {ctx.invoice(p.applications[0].invoice_id)}" if p.applications else ""
+
+
+def _payment_facts(p: PaymentSnapshot, ctx: Context, amount_label: str, value: Decimal) -> list[tuple[str, str]]:
+    return [
+        ("Organization", ctx.who),
+        (amount_label, amount(value, p.currency)),
+        ("Payment method", _method(p)),
+        ("Invoices", _invoices(p, ctx)),
+        ("Transaction ID", p.transaction_id or "none"),
+        ("Payment ID", p.payment_id),
+    ]
+
+
+def payment_succeeded(p: PaymentSnapshot, ctx: Context) -> Parts:
+    total = amount(p.sale_amount, p.currency)
+    return Parts(
+        subject=f"Payment received: {total}{_first_invoice(p, ctx)}",
+        intro=[f"We received your payment of {total} by {_method(p)}."],
+        title=f"Payment received from {ctx.who}: {total}{_first_invoice(p, ctx)}",
+        summary=f"{ctx.who} paid {total} by {_method(p)}.",
+        facts=_payment_facts(p, ctx, "Amount", p.sale_amount),
+    )
+
+
+def payment_failed(p: PaymentSnapshot, ctx: Context) -> Parts:
+    total = amount(p.original_amount, p.currency)
+    reason = p.failure_reason or "the payment was declined"
+    return Parts(
+        subject=f"Payment not completed: {total}{_first_invoice(p, ctx)}",
+        intro=[f"Your payment of {total} by {_method(p)} did not go through: {reason}.",
+               "Nothing was charged. You can try again with another payment method."],
+        title=f"Payment failed for {ctx.who}: {total}{_first_invoice(p, ctx)}",
+        summary=f"A payment of {total} by {ctx.who} failed: {reason}.",
+        facts=[*_payment_facts(p, ctx, "Amount", p.original_amount), ("Reason", reason)],
+    )
+
+
+def payment_refunded(p: PaymentSnapshot, ctx: Context) -> Parts:
+    refunds = [t for t in p.transactions if t.type == "refund"]
+    refunded = refunds[-1].amount if refunds else p.refund_amount
+    total = amount(refunded, p.currency)
+    return Parts(
+        subject=f"Refund of {total} on your payment of {amount(p.sale_amount, p.currency)}",
+        intro=[f"We refunded {total} of your payment of {amount(p.sale_amount, p.currency)} "
+               f"by {_method(p)}."],
+        title=f"Refund recorded for {ctx.who}: {total}",
+        summary=f"{total} of a payment by {ctx.who} was refunded.",
+        facts=[*_payment_facts(p, ctx, "Refunded now", refunded),
+               ("Refunded in total", amount(p.refund_amount, p.currency)),
+               ("Refund transaction ID", (refunds[-1].transaction_id if refunds else None) or "none")],
+    )
+
+
+def payment_cancelled(p: PaymentSnapshot, ctx: Context) -> Parts:
+    total = amount(p.original_amount, p.currency)
+    return Parts(
+        subject=f"Payment cancelled: {total}",
+        intro=[f"Your payment of {total} by {_method(p)} was cancelled before it settled.",
+               "No money was taken; the invoices it paid are open again."],
+        title=f"Payment cancelled for {ctx.who}: {total}",
+        summary=f"A payment of {total} by {ctx.who} was cancelled; its invoices are open again.",
+        facts=_payment_facts(p, ctx, "Original amount", p.original_amount),
+    )
+
+
+def payment_charged_back(p: PaymentSnapshot, ctx: Context) -> Parts:
+    total = amount(p.original_amount, p.currency)
+    return Parts(
+        subject=f"Chargeback on your payment of {total}",
+        intro=[f"Your bank reported a chargeback on your payment of {total} by {_method(p)}.",
+               "The invoices it paid are open again."],
+        title=f"Chargeback from {ctx.who}: {total}",
+        summary=f"The gateway reported a chargeback on a payment of {total} by {ctx.who}; "
+                "its invoices are open again.",
+        facts=_payment_facts(p, ctx, "Original amount", p.original_amount),
+    )
+
+
+def payment_settlement_failed(p: PaymentSnapshot, ctx: Context) -> Parts:
+    total = amount(p.original_amount, p.currency)
+    reason = p.failure_reason or "the bank returned the payment"
+    return Parts(
+        subject=f"Payment could not be settled: {total}",
+        intro=[f"Your payment of {total} by {_method(p)} could not be settled: {reason}.",
+               "It has been cancelled and the invoices it paid are open again."],
+        title=f"Settlement failed for {ctx.who}: {total} ({reason})",
+        summary=f"A payment of {total} by {ctx.who} failed to settle and was cancelled: {reason}.",
+        facts=[*_payment_facts(p, ctx, "Original amount", p.original_amount), ("Reason", reason)],
+    )
+
+
+def payment_unapplied(p: PaymentSnapshot, ctx: Context) -> Parts:
+    total = amount(p.unapplied_amount, p.currency)
+    return Parts(
+        subject=f"{total} of your payment is now unapplied",
+        intro=[f"An invoice your payment paid was voided, so {total} of it is now unapplied.",
+               "We will apply it to another invoice or refund it."],
+        title=f"Unapplied money for {ctx.who}: {total} after an invoice void",
+        summary=f"An invoice was voided: {total} of a payment by {ctx.who} is unapplied. "
+                "Apply it to another invoice or refund it.",
+        facts=[*_payment_facts(p, ctx, "Sale amount", p.sale_amount),
+               ("Unapplied", total)],
+    )

@@ -1,0 +1,66 @@
+"""`GET/PUT /v1/settings/notifications` and `GET/PUT /v1/settings/ticketing` (admin)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aiohttp import web
+
+from billing_shared.runtime import RUNTIME
+from billing_shared.web.app import json_ok
+from billing_shared.web.errors import invalid_request, read_json
+from billing_shared.web.routes import ApiRoutes
+
+from billing_notifications.adapters import settings_store
+from billing_notifications.domain.catalog import NOTIFICATION_TYPES, merge_switches
+
+from .views import NotificationSettings, NotificationSettingsChange, Ticketing
+
+routes = ApiRoutes()
+
+
+@routes.get("/v1/settings/notifications", summary="Email and ticket on/off per notification type",
+            roles=("admin",), response=NotificationSettings)
+async def get_notification_settings(request: web.Request) -> web.Response:
+    async with request.app[RUNTIME].pool.acquire() as conn:
+        return json_ok(NotificationSettings.of(await settings_store.channel_switches(conn)))
+
+
+@routes.put("/v1/settings/notifications", summary="Change some types' channels; types not named keep theirs",
+            roles=("admin",), body=NotificationSettingsChange, response=NotificationSettings)
+async def put_notification_settings(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise invalid_request("the body must be an object from notification type to {email, ticket}")
+    unknown = sorted(set(body) - set(NOTIFICATION_TYPES))
+    if unknown:
+        raise invalid_request("unknown notification types", {"unknown_types": unknown,
+                                                             "known_types": list(NOTIFICATION_TYPES)})
+    change = NotificationSettingsChange.model_validate(body)
+    changes = {name: c.model_dump(exclude_none=True) for name, c in change.root.items()}
+    async with request.app[RUNTIME].pool.acquire() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE channel_settings IN SHARE ROW EXCLUSIVE MODE")
+        merged = merge_switches(await settings_store.channel_switches(conn), changes)
+        await settings_store.save_switches(conn, {name: merged[name] for name in changes})
+    return json_ok(NotificationSettings.of(merged))
+
+
+@routes.get("/v1/settings/ticketing", summary="Queue, issue type and priority of PSA tickets",
+            roles=("admin",), response=Ticketing)
+async def get_ticketing(request: web.Request) -> web.Response:
+    async with request.app[RUNTIME].pool.acquire() as conn:
+        return json_ok(Ticketing.of(await settings_store.ticketing(conn)))
+
+
+@routes.put("/v1/settings/ticketing", summary="Change the ticketing configuration; fields not given keep theirs",
+            roles=("admin",), body=Ticketing, response=Ticketing)
+async def put_ticketing(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise invalid_request("the body must be an object")
+    change = Ticketing.model_validate(body)
+    async with request.app[RUNTIME].pool.acquire() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE ticketing_settings IN SHARE ROW EXCLUSIVE MODE")
+        current = await settings_store.ticketing(conn)
+        updated = replace(current, **{name: getattr(change, name) for name in change.model_fields_set})
+        await settings_store.save_ticketing(conn, updated)
+    return json_ok(Ticketing.of(updated))

@@ -1,0 +1,86 @@
+"""The HTTP API's request and response models (CONTRACT.md "Notifications API")."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
+
+from billing_notifications.domain.catalog import ChannelSwitch
+from billing_notifications.domain.tickets import TicketingSettings
+
+
+class Switch(BaseModel):
+    email: bool
+    ticket: bool
+
+
+class SwitchChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: StrictBool | None = None
+    ticket: StrictBool | None = None
+
+
+class NotificationSettings(RootModel[dict[str, Switch]]):
+    """A map from notification type to its channels."""
+
+    @classmethod
+    def of(cls, switches: dict[str, ChannelSwitch]) -> "NotificationSettings":
+        return cls({name: Switch(email=s.email, ticket=s.ticket) for name, s in switches.items()})
+
+
+class NotificationSettingsChange(RootModel[dict[str, SwitchChange]]):
+    """Types not named keep their setting; so do channels not named."""
+
+
+class Ticketing(BaseModel):
+    """Where tickets go in the PSA. `status` and `internal_company_id` go beyond the contract: the
+    status of new tickets (1 = New) and the company of tickets about no client organization
+    (sync and integration problems; 0 is Autotask's own company)."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue_id: StrictInt | None = Field(default=None, ge=0)
+    issue_type_id: StrictInt | None = Field(default=None, ge=0)
+    priority: StrictInt = Field(default=2, ge=1)
+    status: StrictInt = Field(default=1, ge=1)
+    internal_company_id: StrictInt = Field(default=0, ge=0)
+
+    @classmethod
+    def of(cls, settings: TicketingSettings) -> "Ticketing":
+        return cls(**asdict(settings))
+
+
+class DeliveryView(BaseModel):
+    delivery_id: str
+    notification_id: str
+    source_event_id: str
+    type: str
+    channel: Literal["email", "ticket"]
+    organization_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    recipients: list[str]
+    external_id: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row) -> "DeliveryView":
+        return cls(
+            delivery_id=str(row["delivery_id"]), notification_id=str(row["notification_id"]),
+            source_event_id=str(row["source_event_id"]), type=row["type"], channel=row["channel"],
+            organization_id=row["organization_id"], status=row["status"], attempts=row["attempts"],
+            recipients=list(row["recipients"]), external_id=row["external_id"], last_error=row["last_error"],
+            created_at=row["created_at"], updated_at=row["updated_at"],
+            next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+            finished_at=row["finished_at"],
+        )
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryView]
+    next_cursor: str | None

@@ -1,0 +1,112 @@
+"""The delivery worker: claims due deliveries, sends them outside any transaction, retries with
+backoff, and records each outcome with its `notification.delivered` / `notification.failed` event
+in one transaction (through the outbox).
+
+A crash after sending and before recording leaves the claim's lease to run out; the next claim
+marks the outcome unknown, so a ticket is looked up by its marker before it is created again, and
+an email is sent again with the same Message-ID.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import structlog
+from prometheus_client import Counter
+
+from billing_shared.events.catalog import BILLING_NOTIFICATIONS
+from billing_shared.events.notifications import DeliveryOutcomeData, NotificationDelivered, NotificationFailed
+from billing_shared.outbox import Tx, UnitOfWork
+
+from billing_notifications.adapters import delivery_store
+from billing_notifications.adapters.delivery_store import Claimed
+from billing_notifications.domain.delivery_policy import GiveUp, Problem, RetryPolicy, Sent, decide
+
+from .channels import Channel, Outcome
+
+log = structlog.get_logger(__name__)
+PRODUCER = "notifications"
+ATTEMPTS = Counter("billing_notification_attempts_total", "Delivery attempts by channel and outcome",
+                   ["channel", "outcome"])
+
+
+class DeliveryWorker:
+    def __init__(self, uow: UnitOfWork, channels: Mapping[str, Channel], policy: RetryPolicy, *,
+                 poll_seconds: float = 0.5, batch_size: int = 20, concurrency: int = 4,
+                 lease_seconds: float = 120.0, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.uow = uow
+        self.channels = dict(channels)
+        self.policy = policy
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(self) -> None:
+        while True:
+            if await self.run_once() < self.batch_size:
+                await asyncio.sleep(self.poll_seconds)
+
+    async def run_once(self) -> int:
+        """Claim one batch of due deliveries and attempt each; returns how many were claimed."""
+        async with self.uow.pool.acquire() as conn:
+            claimed = await delivery_store.claim_due(conn, limit=self.batch_size, lease_seconds=self.lease_seconds)
+        await asyncio.gather(*(self._attempt(c) for c in claimed))
+        return len(claimed)
+
+    async def _attempt(self, c: Claimed) -> None:
+        async with self._slots:
+            with structlog.contextvars.bound_contextvars(
+                notification_id=str(c.notification_id), channel=c.channel, attempt=c.attempts,
+            ):
+                try:
+                    outcome = await self.channels[c.channel].deliver(c)
+                except Exception as exc:  # noqa: BLE001 - a bug in one delivery must not stop the others
+                    log.exception("delivery attempt raised")
+                    outcome = Problem(f"unexpected error: {exc!r}", uncertain=True)
+                await self.record(c, outcome)
+
+    async def record(self, c: Claimed, outcome: Outcome) -> None:
+        """The attempt's outcome and its event, in one transaction, under the attempt's claim."""
+        now = self.clock()
+        async with self.uow.begin() as tx:
+            if isinstance(outcome, Sent):
+                await self._delivered(tx, c, outcome, now)
+                return
+            decision = decide(outcome, attempts=c.attempts, age_seconds=(now - c.created_at).total_seconds(),
+                              policy=self.policy)
+            if isinstance(decision, GiveUp):
+                await self._failed(tx, c, decision.reason, now)
+                return
+            await delivery_store.mark_retry(tx.conn, c, delay_seconds=decision.delay_seconds, reason=decision.reason,
+                                            outcome_unknown=decision.uncertain, waiting=outcome.kind == "waiting")
+            ATTEMPTS.labels(c.channel, "retry").inc()
+            log.info("delivery will be retried", reason=decision.reason, delay=round(decision.delay_seconds, 2))
+
+    async def _delivered(self, tx: Tx, c: Claimed, sent: Sent, now: datetime) -> None:
+        recipients = (list(sent.recipients) or list(c.recipients)) if c.channel == "email" else []
+        if not await delivery_store.mark_delivered(tx.conn, c, external_id=sent.external_id, recipients=recipients):
+            log.warning("sent, but the claim was taken over; its new owner looks first", external_id=sent.external_id)
+            return
+        tx.publish(BILLING_NOTIFICATIONS, NotificationDelivered.new(
+            producer=PRODUCER, organization_id=c.organization_id, correlation_id=str(c.notification_id),
+            data=self._outcome(c, now, external_id=sent.external_id)))
+        ATTEMPTS.labels(c.channel, "delivered").inc()
+        log.info("delivered", external_id=sent.external_id)
+
+    async def _failed(self, tx: Tx, c: Claimed, reason: str, now: datetime) -> None:
+        if not await delivery_store.mark_failed(tx.conn, c, reason=reason):
+            return
+        tx.publish(BILLING_NOTIFICATIONS, NotificationFailed.new(
+            producer=PRODUCER, organization_id=c.organization_id, correlation_id=str(c.notification_id),
+            data=self._outcome(c, now, reason=reason)))
+        ATTEMPTS.labels(c.channel, "failed").inc()
+        log.warning("delivery failed", reason=reason)
+
+    @staticmethod
+    def _outcome(c: Claimed, at: datetime, *, reason: str | None = None,
+                 external_id: str | None = None) -> DeliveryOutcomeData:
+        return DeliveryOutcomeData(notification_id=str(c.notification_id), type=c.type, channel=c.channel, at=at,
+                                   attempts=c.attempts, reason=reason, external_id=external_id)

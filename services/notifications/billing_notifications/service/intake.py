@@ -1,0 +1,63 @@
+"""Source events become notifications: the intent is recorded once, with one delivery row per
+enabled channel, and published as `notification.created`, all in the consumer's transaction."""
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from billing_shared.events import Event
+from billing_shared.events.catalog import BILLING_NOTIFICATIONS
+from billing_shared.events.notifications import NotificationCreated
+from billing_shared.outbox import Tx
+
+from billing_notifications.adapters import directory_store, invoice_store, notification_store, settings_store
+from billing_notifications.domain import messages
+from billing_notifications.domain.catalog import TYPES
+from billing_notifications.domain.compose import compose
+from billing_notifications.domain.triggers import Trigger, trigger_for
+
+PRODUCER = "notifications"
+
+
+class Intake:
+    def __init__(self, *, staff_email: str | None = None) -> None:
+        self.staff_email = staff_email
+
+    async def handle(self, tx: Tx, event: Event) -> None:
+        trigger = trigger_for(event)
+        if trigger is not None:
+            await self.record(tx, trigger)
+
+    async def record(self, tx: Tx, trigger: Trigger) -> bool:
+        """False when this (type, source) was notified already."""
+        conn = tx.conn
+        switch = await settings_store.switch_for(conn, trigger.type)
+        ticketing = await settings_store.ticketing(conn)
+        text = messages.render(trigger.type, trigger.facts, await self._context(conn, trigger))
+        notification = compose(
+            trigger, notification_id=str(uuid.uuid4()), switch=switch, text=text, ticketing=ticketing,
+            recipients=await self._recipients(conn, trigger) if switch.email else [],
+        )
+        extra = {"status": ticketing.status} if switch.ticket else None  # beyond the contract's ticket fields
+        if not await notification_store.record(conn, notification, trigger.dedupe_key, extra):
+            return False
+        tx.publish(BILLING_NOTIFICATIONS, NotificationCreated.new(
+            producer=PRODUCER, organization_id=trigger.organization_id, data=notification,
+            correlation_id=trigger.source_event_id,
+        ))
+        return True
+
+    @staticmethod
+    async def _context(conn: asyncpg.Connection, trigger: Trigger) -> messages.Context:
+        return messages.Context(
+            organization_id=trigger.organization_id,
+            organization_name=await directory_store.organization_name(conn, trigger.organization_id),
+            invoice_numbers=await invoice_store.numbers(conn, trigger.invoice_ids),
+        )
+
+    async def _recipients(self, conn: asyncpg.Connection, trigger: Trigger) -> list[str]:
+        """Who the email is for as far as is known now; the worker asks again when it sends."""
+        if TYPES[trigger.type].audience == "staff":
+            return [self.staff_email] if self.staff_email else []
+        return await directory_store.recipients(conn, trigger.organization_id)
