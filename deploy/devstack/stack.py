@@ -137,6 +137,10 @@ def _service_env(ports: Ports, bootstrap: str, database_url: str) -> dict[str, s
         "GATEWAY_WEBHOOK_SIGNING_KEY": os.environ.get("GATEWAY_WEBHOOK_SIGNING_KEY", "dev-signing-key"),
         "GATEWAY_WEBHOOK_URL": f"http://127.0.0.1:{ports.payments}/v1/webhooks/gateway",
         "GATEWAY_BASE_URL": f"http://127.0.0.1:{ports.gateway}",
+        # the simulator answers at once or never (tok_visa_timeout): a short wait, a quick reconcile
+        "GATEWAY_TIMEOUT_SECONDS": os.environ.get("GATEWAY_TIMEOUT_SECONDS", "3"),
+        "PENDING_GRACE_SECONDS": os.environ.get("PENDING_GRACE_SECONDS", "8"),
+        "RECONCILE_INTERVAL_SECONDS": os.environ.get("RECONCILE_INTERVAL_SECONDS", "1"),
         "PSA_BASE_URL": f"http://127.0.0.1:{ports.psa}/atservicesrest/",
         # notifications creates tickets with these; defaults are the PSA simulator's credentials
         "PSA_USERNAME": os.environ.get("PSA_USERNAME", "api@msp.example"),
