@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from billing_shared.secrets import new_key
 from devstack.ports import free_port
@@ -62,3 +63,14 @@ async def system(infra, database_url, topic_prefix, tmp_path) -> AsyncIterator[S
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(infra, tmp_path_factory):
+    """A configured payments world shared by one test module (tests/e2e/payments_support.py)."""
+    from tests.e2e.payments_support import new_world
+
+    world = await new_world(infra, tmp_path_factory.mktemp("payments"))
+    await world.configure()
+    yield world
+    await world.stop()

@@ -8,20 +8,10 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-import pytest_asyncio
 
-from tests.e2e.payments_support import new_world
 from tests.support import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(infra, tmp_path_factory):
-    world = await new_world(infra, tmp_path_factory.mktemp("payments-once"))
-    await world.configure()
-    yield world
-    await world.stop()
 
 
 async def test_the_same_key_and_body_replays_the_first_response(world):

@@ -3,22 +3,12 @@ through the HTTP API and the gateway simulator, snapshots on billing.payments.v1
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
-from tests.e2e.payments_support import new_world
 from tests.support import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 
 AMOUNTS = ("sale_amount", "applied_amount", "unapplied_amount", "refund_amount")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(infra, tmp_path_factory):
-    world = await new_world(infra, tmp_path_factory.mktemp("payments-ledger"))
-    await world.configure()
-    yield world
-    await world.stop()
 
 
 def amounts(payment: dict) -> tuple[str, ...]:

@@ -4,21 +4,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import pytest_asyncio
 
 from tests.e2e.conftest import ADMIN, CLIENT, MANAGER
-from tests.e2e.payments_support import new_world
 from tests.support import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(infra, tmp_path_factory):
-    world = await new_world(infra, tmp_path_factory.mktemp("payments-rules"))
-    await world.configure()
-    yield world
-    await world.stop()
 
 
 def code(reply) -> tuple[int, str]:

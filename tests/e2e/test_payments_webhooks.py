@@ -8,20 +8,11 @@ import json
 import uuid
 
 import pytest
-import pytest_asyncio
 
-from tests.e2e.payments_support import SIGNING_KEY, new_world
+from tests.e2e.payments_support import SIGNING_KEY
 from tests.support import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(infra, tmp_path_factory):
-    world = await new_world(infra, tmp_path_factory.mktemp("payments-webhooks"))
-    await world.configure()
-    yield world
-    await world.stop()
 
 
 async def post_webhook(world, body: bytes, signature: str | None):

@@ -10,17 +10,15 @@ from aiohttp import web
 from billing_shared.events.payments import PaymentSnapshot
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import Principal, principal
-from billing_shared.web.errors import forbidden, invalid_request, not_found, read_json
+from billing_shared.web.errors import invalid_request, not_found, read_json
 from billing_shared.web.paging import encode_cursor, page_request
 from billing_shared.web.routes import ApiRoutes
 
 from billing_payments.adapters import payment_store
-from billing_payments.domain.cards import contains_raw_card_data
-from billing_payments.domain.errors import PaymentError
 from billing_payments.domain.payment import Payment
 from billing_payments.entrypoints.requests import ApplyRequest, PayRequest, RefundRequest
 from billing_payments.entrypoints.views import PaymentPage
-from billing_payments.entrypoints.web_support import deps
+from billing_payments.entrypoints.web_support import acting_contact, deps, refuse_raw_card_data
 from billing_payments.service import actions, paying
 
 routes = ApiRoutes()
@@ -31,19 +29,13 @@ STATUSES = ("pending", "succeeded", "failed", "cancelled", "charged_back")
              body=PayRequest, response=PaymentSnapshot, status=201)
 async def create_payment(request: web.Request) -> web.Response:
     raw = await read_json(request)
-    if contains_raw_card_data(raw):
-        raise PaymentError("raw_card_data_rejected", "card and account numbers are never accepted: send a gateway "
-                           "token or a stored method id")
+    refuse_raw_card_data(raw)
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > 255:
         raise invalid_request("the Idempotency-Key header is required (at most 255 characters)")
     body = PayRequest.model_validate(raw)
     who = principal(request)
-    contact_id = body.contact_id
-    if who.role == "client":
-        if contact_id not in (None, who.contact_id):
-            raise forbidden("a client pays as its own contact")
-        contact_id = who.contact_id
+    contact_id = acting_contact(who, body.contact_id)
     scope = f"{who.role}:{who.organization_id or '*'}:{who.contact_id or '*'}"
     canonical = json.dumps({**body.model_dump(mode="json"), "contact_id": contact_id}, sort_keys=True)
     result = await paying.pay(deps(request), paying.PayCommand(

@@ -5,15 +5,13 @@ from aiohttp import web
 
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import principal
-from billing_shared.web.errors import forbidden, not_found, read_json
+from billing_shared.web.errors import not_found, read_json
 from billing_shared.web.routes import ApiRoutes
 
 from billing_payments.adapters import wallet_store
-from billing_payments.domain.cards import contains_raw_card_data
-from billing_payments.domain.errors import PaymentError
 from billing_payments.entrypoints.requests import WalletAddRequest
 from billing_payments.entrypoints.views import WalletMethodView, WalletPage
-from billing_payments.entrypoints.web_support import deps
+from billing_payments.entrypoints.web_support import acting_contact, deps, refuse_raw_card_data
 from billing_payments.service import wallet
 
 routes = ApiRoutes()
@@ -37,15 +35,9 @@ async def list_methods(request: web.Request) -> web.Response:
 async def add_method(request: web.Request) -> web.Response:
     organization_id = _organization(request)
     raw = await read_json(request)
-    if contains_raw_card_data(raw):
-        raise PaymentError("raw_card_data_rejected", "card and account numbers are never accepted: send a gateway token")
+    refuse_raw_card_data(raw)
     body = WalletAddRequest.model_validate(raw)
-    who = principal(request)
-    contact_id = body.contact_id
-    if who.role == "client":
-        if contact_id not in (None, who.contact_id):
-            raise forbidden("a client stores methods as its own contact")
-        contact_id = who.contact_id
+    contact_id = acting_contact(principal(request), body.contact_id)
     method = await wallet.add_method(deps(request), organization_id, contact_id, body.token)
     return json_ok(WalletMethodView.of(method), status=201)
 

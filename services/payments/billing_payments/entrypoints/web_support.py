@@ -5,7 +5,10 @@ from typing import Any
 
 from aiohttp import web
 
-from billing_shared.web.errors import ApiError
+from billing_shared.web.auth import Principal
+from billing_shared.web.errors import ApiError, forbidden
+
+from billing_payments.domain.cards import contains_raw_card_data
 
 from billing_payments.domain.errors import PaymentError
 from billing_payments.service.deps import Deps
@@ -30,3 +33,18 @@ async def payment_errors(request: web.Request, handler: Any) -> web.StreamRespon
         return await handler(request)
     except PaymentError as exc:
         raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
+
+
+def refuse_raw_card_data(body: Any) -> None:
+    if contains_raw_card_data(body):
+        raise PaymentError("raw_card_data_rejected", "card and account numbers are never accepted: send a gateway "
+                           "token or a stored method id")
+
+
+def acting_contact(who: Principal, requested: str | None) -> str | None:
+    """A client acts as its own contact; staff may name any (or none)."""
+    if who.role != "client":
+        return requested
+    if requested not in (None, who.contact_id):
+        raise forbidden("a client acts as its own contact")
+    return who.contact_id
