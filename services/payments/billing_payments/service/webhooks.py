@@ -34,13 +34,21 @@ async def receive(deps: Deps, raw: bytes, signature: str | None) -> str:
     except (ValidationError, ValueError) as exc:
         raise PaymentError("invalid_request", f"not a gateway webhook: {exc}") from None
     settings = await deps.settings()
-    async with deps.uow.begin() as tx:
-        body = hook.model_dump(mode="json")
-        if not await webhook_store.record(tx.conn, hook.event_id, nonce, hook.event_type, hook.event_body.order_id, body):
-            return "duplicate"
-        outcome = await _act(tx, hook, settings)
-        await webhook_store.set_outcome(tx.conn, hook.event_id, outcome)
+    try:
+        async with deps.uow.begin() as tx:
+            # The payment's row lock orders concurrent deliveries; the delivery is recorded with its
+            # outcome, and a repeat (same event id or nonce) rolls back whatever it would have done.
+            outcome = await _act(tx, hook, settings)
+            if not await webhook_store.record(tx.conn, hook.event_id, nonce, hook.event_type,
+                                              hook.event_body.order_id, hook.model_dump(mode="json"), outcome):
+                raise _Repeated
+    except _Repeated:
+        return "duplicate"
     return outcome
+
+
+class _Repeated(Exception):
+    pass
 
 
 async def _act(tx: Tx, hook: GatewayWebhook, settings: ProcessingSettings) -> str:
