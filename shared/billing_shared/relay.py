@@ -129,7 +129,11 @@ class OutboxRelay:
         if self._leader is not None and not self._leader.is_closed():
             return True
         conn = await self.pool.acquire()
-        got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"outbox-relay:{self.schema}")
+        try:
+            got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"outbox-relay:{self.schema}")
+        except BaseException:  # cancelled mid-query: a connection kept here would hang pool.close()
+            await self.pool.release(conn)
+            raise
         if not got:
             await self.pool.release(conn)
             return False

@@ -446,3 +446,27 @@ async def test_unknown_config_fields_are_refused(sim: Sim) -> None:
     answer = await sim.call("PUT", "/_sim/config", body={"realm_id": "x"})
 
     assert answer.status == 400
+
+
+async def test_an_invoice_can_be_read_as_a_pdf():
+    from aiohttp import BasicAuth
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from billing_simulators.accounting import AccountingSimConfig, create_app
+
+    async with TestClient(TestServer(create_app(AccountingSimConfig()))) as client:
+        token = (await (await client.post("/oauth2/v1/tokens/bearer", data={
+            "grant_type": "refresh_token", "refresh_token": "sim-refresh-token"},
+            auth=BasicAuth("sim-client", "sim-client-secret"))).json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        customer = (await (await client.post("/v3/company/sim-realm/customer", json={"DisplayName": "Acme"},
+                                              headers=headers)).json())["Customer"]
+        invoice = (await (await client.post("/v3/company/sim-realm/invoice", json={
+            "CustomerRef": {"value": customer["Id"]},
+            "Line": [{"Amount": 10, "DetailType": "SalesItemLineDetail",
+                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 1, "UnitPrice": 10}}]},
+            headers=headers)).json())["Invoice"]
+        response = await client.get(f"/v3/company/sim-realm/invoice/{invoice['Id']}/pdf", headers=headers)
+        assert response.status == 200 and response.content_type == "application/pdf"
+        body = await response.read()
+        assert body.startswith(b"%PDF") and invoice["DocNumber"].encode() in body

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import query_engine
+from ..psa.pdf import tiny_pdf
 from .query_language import parse_error, parse_query
 from .state import ENTITY_BY_PATH, SIM_STATE
 from .timestamps import parse_instant
@@ -28,6 +29,13 @@ async def read_entity(request: web.Request) -> web.Response:
     entity = _entity(request)
     books = request.app[SIM_STATE].books
     return qbo_response({entity: books.get(entity, request.match_info["id"])})
+
+
+async def invoice_pdf(request: web.Request) -> web.Response:
+    """QBO's `GET /invoice/{id}/pdf`: the invoice as a PDF (a tiny one naming its DocNumber here)."""
+    invoice = request.app[SIM_STATE].books.get("Invoice", request.match_info["id"])
+    pdf = tiny_pdf([f"Invoice {invoice.get('DocNumber', invoice['Id'])}", f"Total {invoice.get('TotalAmt')}"])
+    return web.Response(body=pdf, content_type="application/pdf")
 
 
 async def write_entity(request: web.Request) -> web.Response:
@@ -126,5 +134,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{base}/query", run_query)
     app.router.add_post(f"{base}/query", run_query)
     app.router.add_get(f"{base}/cdc", change_data_capture)
+    app.router.add_get(f"{base}/invoice/{{id}}/pdf", invoice_pdf)
     app.router.add_get(f"{base}/{{entity}}/{{id}}", read_entity)
     app.router.add_post(f"{base}/{{entity}}", write_entity)
