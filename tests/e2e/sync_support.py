@@ -133,8 +133,8 @@ async def sync_in_process(settings: SyncSettings) -> AsyncIterator[SyncApi]:
 async def seed_customer(sims: Sims, company_id: int = 678, name: str = "Acme Dental", contact_id: int = 901) -> None:
     await sims.psa_call("POST", "/_sim/companies", {"id": company_id, "companyName": name})
     await sims.psa_call("POST", "/_sim/contacts", {
-        "id": contact_id, "companyID": company_id, "firstName": "Ada", "lastName": "Payer", "emailAddress": "ap@acme.example",
-        "isActive": 1, "primaryContact": True, "billingContact": True})
+        "id": contact_id, "companyID": company_id, "firstName": "Ada", "lastName": "Payer",
+        "emailAddress": "ap@acme.example", "isActive": 1, "primaryContact": True, "billingContact": True})
 
 
 async def seed_invoice(sims: Sims, invoice_id: int, total: str, company_id: int = 678, **extra: Any) -> dict:

@@ -1,22 +1,29 @@
-"""Sync end to end, as separate processes on the real broker and database, with the PSA and accounting
-simulators: PSA invoices numbered through accounting become payable in payments; a payment is written
-back to accounting and the PSA, and reversed when cancelled; wrong credentials are reported; a run
-interrupted by a killed process resumes and duplicates nothing, within the PSA request budget."""
+"""Sync end to end, as separate processes on the real broker and database, with the PSA, accounting and
+gateway simulators: PSA invoices numbered through accounting become payable in payments; a payment made
+through payments is written back to accounting and the PSA, reversed when cancelled, unapplied when
+its invoice is voided; wrong credentials are reported; a run interrupted by a killed process resumes
+and duplicates nothing, within the PSA request budget."""
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 
-from billing_shared.events.catalog import BILLING_INVOICES, BILLING_PAYMENTS, BILLING_SYNC
-from billing_shared.events.payments import PaymentCancelled, PaymentSnapshot, PaymentSucceeded
-from billing_shared.kafka.clients import make_producer
+from billing_shared.events.catalog import BILLING_INVOICES, BILLING_SYNC
 from billing_shared.kafka.topics import TopicNames, ensure_topics
+from billing_simulators.gateway import GatewaySimConfig
+from billing_simulators.gateway import create_app as gateway_app
 from billing_simulators.psa import PsaSimConfig
+from devstack.ports import free_port
 from tests.e2e.conftest import ADMIN, MANAGER, auth
 from tests.e2e.sync_support import SyncApi, seed_customer, seed_invoice, simulators
 from tests.support import eventually, read_topic
@@ -24,96 +31,130 @@ from tests.support import eventually, read_topic
 pytestmark = pytest.mark.timeout(180)
 
 
-def payment(status: str, applications: dict[str, str], sale: str = "500.00") -> PaymentSnapshot:
-    applied = sum(float(a) for a in applications.values())
-    return PaymentSnapshot.model_validate({
-        "payment_id": "8d1e7c1e-0000-4000-8000-000000000001", "transaction_id": "7000001",
-        "order_id": "8d1e7c1e-0000-4000-8000-000000000001", "organization_id": "autotask:678",
-        "contact_id": "autotask:901", "environment": "autotask", "method": {"type": "credit_card"},
-        "currency": "USD", "status": status, "sale_amount": sale if status == "succeeded" else "0.00",
-        "applied_amount": f"{applied:.2f}", "unapplied_amount": "0.00", "refund_amount": "0.00",
-        "original_amount": sale, "applications": [{"invoice_id": i, "amount": a} for i, a in applications.items()],
-        "transactions": [{"type": "sale", "amount": sale, "at": "2026-11-27T10:00:00Z", "transaction_id": "7000001"}],
-    })
+ACTIVE_PAYMENTS = {
+    "active": True, "currency": "USD", "accept_payments_in": ["autotask", "client_portal"],
+    "payment_types": {"autotask": ["credit_card"], "client_portal": ["credit_card"]},
+    "public_key": "sim-public-key", "private_key": "sim-private-key",
+}
+SIGNING_KEY = "sync-e2e-signing-key"
+
+
+@asynccontextmanager
+async def gateway(system) -> AsyncIterator[str]:
+    """The gateway simulator in this process, the payments service pointed at it."""
+    payments_port = free_port()
+    system.urls["payments"] = f"http://127.0.0.1:{payments_port}"
+    app = gateway_app(GatewaySimConfig(webhook_url=f"{system.urls['payments']}/v1/webhooks/gateway",
+                                       webhook_signing_key=SIGNING_KEY))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    system.env.update(GATEWAY_BASE_URL=f"http://127.0.0.1:{port}", GATEWAY_WEBHOOK_SIGNING_KEY=SIGNING_KEY)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def payments_call(http: aiohttp.ClientSession, url: str, method: str, path: str, body: Any = None,
+                        token: str = MANAGER, expect: int = 200) -> Any:
+    headers = {**auth(token), "Idempotency-Key": str(uuid.uuid4())}
+    async with http.request(method, f"{url}{path}", json=body, headers=headers) as response:
+        payload = await response.json()
+        assert response.status == expect, (response.status, payload)
+        return payload
 
 
 async def payable(http: aiohttp.ClientSession, payments_url: str) -> dict[str, dict]:
-    async with http.get(f"{payments_url}/v1/invoices", params={"organization_id": "autotask:678"},
-                        headers=auth(MANAGER)) as response:
-        assert response.status == 200, await response.text()
-        return {i["invoice_id"]: i for i in (await response.json())["items"]}
+    page = await payments_call(http, payments_url, "GET", "/v1/invoices?organization_id=autotask:678")
+    return {i["invoice_id"]: i for i in page["items"]}
 
 
 async def test_psa_invoices_become_payable_and_a_payment_flows_back_to_accounting_and_the_psa(infra, system,
                                                                                              topic_prefix):
     names = TopicNames(topic_prefix)
     await ensure_topics(infra.kafka_bootstrap, names.all())
-    await asyncio.gather(system.start("sync"), system.start("payments"))
-    producer = make_producer(infra.kafka_bootstrap)
-    await producer.start()
-    async with simulators() as sims:
+    async with simulators() as sims, gateway(system):
+        await asyncio.gather(system.start("sync"), system.start("payments"))
+        payments = system.urls["payments"]
         api = SyncApi(system.urls["sync"], sims.http, ADMIN)
-        try:
-            await seed_customer(sims)
-            for external_id, total in ((501, "500.00"), (502, "300.00"), (503, "1000.00")):
-                await seed_invoice(sims, external_id, total)
-            await api.call("PUT", "/v1/integrations/quickbooks", sims.quickbooks_body(), token=ADMIN, expect=200)
-            await api.call("PUT", "/v1/integrations/autotask", sims.autotask_body(), token=ADMIN, expect=200)
-            run = await api.run_to_end(timeout=60)
-            assert run["status"] == "completed", run
+        await payments_call(sims.http, payments, "PUT", "/v1/settings/payment-processing", ACTIVE_PAYMENTS,
+                            token=ADMIN)
+        await seed_customer(sims)
+        for external_id, total in ((501, "500.00"), (502, "300.00"), (503, "1000.00")):
+            await seed_invoice(sims, external_id, total)
+        await api.call("PUT", "/v1/integrations/quickbooks", sims.quickbooks_body(), expect=200)
+        await api.call("PUT", "/v1/integrations/autotask", sims.autotask_body(), expect=200)
+        run = await api.run_to_end(timeout=60)
+        assert run["status"] == "completed", run
 
-            books = {b["PrivateNote"].rsplit(" ", 1)[1]: b for b in await sims.acct_call("GET", "/_sim/invoices")}
-            assert sorted(books) == ["autotask:501", "autotask:502", "autotask:503"]
-            for invoice_id, book in books.items():
-                psa_invoice = await sims.psa_call("GET", f"/_sim/invoices/{invoice_id.split(':')[1]}")
-                assert psa_invoice["invoiceNumber"] == book["DocNumber"]
+        # numbers in both simulators
+        books = {b["PrivateNote"].rsplit(" ", 1)[1]: b for b in await sims.acct_call("GET", "/_sim/invoices")}
+        assert sorted(books) == ["autotask:501", "autotask:502", "autotask:503"]
+        for invoice_id, book in books.items():
+            psa_invoice = await sims.psa_call("GET", f"/_sim/invoices/{invoice_id.split(':')[1]}")
+            assert psa_invoice["invoiceNumber"] == book["DocNumber"]
 
-            async def all_payable():
-                found = await payable(sims.http, system.urls["payments"])
-                return found if len(found) == 3 and all(i["payable"] for i in found.values()) else None
-            invoices = await eventually(all_payable, timeout=30)
-            assert invoices["autotask:501"]["invoice_number"] == books["autotask:501"]["DocNumber"]
-            assert (invoices["autotask:503"]["balance"], invoices["autotask:503"]["status"]) == ("1000.00", "open")
+        # payable in payments
+        async def all_payable():
+            found = await payable(sims.http, payments)
+            return found if len(found) == 3 and all(i["payable"] for i in found.values()) else None
+        invoices = await eventually(all_payable, timeout=30)
+        assert invoices["autotask:501"]["invoice_number"] == books["autotask:501"]["DocNumber"]
+        assert (invoices["autotask:503"]["balance"], invoices["autotask:503"]["status"]) == ("1000.00", "open")
 
-            # payments reports a payment of invoice 501 (its own API is another issue's work)
-            succeeded = PaymentSucceeded.new(producer="payments", organization_id="autotask:678",
-                                             data=payment("succeeded", {"autotask:501": "500.00"}))
-            await producer.send_and_wait(names(BILLING_PAYMENTS), succeeded.to_json(), key=b"autotask:678")
+        # a payment: a sale at the gateway, then applied in accounting and dated in the PSA
+        paid = await payments_call(sims.http, payments, "POST", "/v1/payments", {
+            "invoice_id": "autotask:501", "contact_id": "autotask:901",
+            "payment_method": {"token": "tok_visa_approved"}}, expect=201)
+        assert paid["status"] == "succeeded", paid
 
-            async def applied():
-                recorded = await sims.acct_call("GET", "/_sim/payments")
-                psa_invoice = await sims.psa_call("GET", "/_sim/invoices/501")
-                return recorded if recorded and psa_invoice["paidDate"] else None
-            [recorded] = await eventually(applied, timeout=30)
-            assert (recorded["TotalAmt"], recorded["PaymentRefNum"]) == (500.0, "7000001")
-            assert recorded["Line"][0]["LinkedTxn"][0]["TxnId"] == books["autotask:501"]["Id"]
-            assert (await sims.acct_call("GET", f"/_sim/invoices/{books['autotask:501']['Id']}"))["Balance"] == 0
+        async def applied():
+            recorded = await sims.acct_call("GET", "/_sim/payments")
+            psa_invoice = await sims.psa_call("GET", "/_sim/invoices/501")
+            return recorded if recorded and psa_invoice["paidDate"] else None
+        [recorded] = await eventually(applied, timeout=30)
+        assert (recorded["TotalAmt"], recorded["PaymentRefNum"]) == (500.0, paid["transaction_id"])
+        assert recorded["Line"][0]["LinkedTxn"][0]["TxnId"] == books["autotask:501"]["Id"]
+        assert (await sims.acct_call("GET", f"/_sim/invoices/{books['autotask:501']['Id']}"))["Balance"] == 0
 
-            cancelled = PaymentCancelled.new(producer="payments", organization_id="autotask:678",
-                                             data=payment("cancelled", {}))
-            await producer.send_and_wait(names(BILLING_PAYMENTS), cancelled.to_json(), key=b"autotask:678")
+        # cancelled (never settled) -> reversed in accounting, the PSA paid date cleared, payable again
+        await payments_call(sims.http, payments, "POST", f"/v1/payments/{paid['payment_id']}/cancel")
 
-            async def reversed_():
-                [recorded] = await sims.acct_call("GET", "/_sim/payments")
-                psa_invoice = await sims.psa_call("GET", "/_sim/invoices/501")
-                return recorded["TotalAmt"] == 0 and psa_invoice["paidDate"] is None
-            await eventually(reversed_, timeout=30)
-            assert (await sims.acct_call("GET", f"/_sim/invoices/{books['autotask:501']['Id']}"))["Balance"] == 500.0
-            # the cancel is not overridden: sync never reported our own payment as `paid`
-            statuses = [json.loads(r.value)["data"]["status"] for r in
-                        await read_topic(infra.kafka_bootstrap, names(BILLING_INVOICES), count=3, settle=1.0)]
-            assert statuses == ["open", "open", "open"]
+        async def reversed_():
+            [recorded] = await sims.acct_call("GET", "/_sim/payments")
+            psa_invoice = await sims.psa_call("GET", "/_sim/invoices/501")
+            return recorded["TotalAmt"] == 0 and psa_invoice["paidDate"] is None
+        await eventually(reversed_, timeout=30)
+        assert (await sims.acct_call("GET", f"/_sim/invoices/{books['autotask:501']['Id']}"))["Balance"] == 500.0
+        reopened = (await payable(sims.http, payments))["autotask:501"]
+        assert (reopened["balance"], reopened["payable"]) == ("500.00", True)
+        # the cancel is not overridden: sync never reported our own payment as `paid`
+        statuses = [json.loads(r.value)["data"]["status"] for r in
+                    await read_topic(infra.kafka_bootstrap, names(BILLING_INVOICES), count=3, settle=1.0)]
+        assert statuses == ["open", "open", "open"]
 
-            # voided in the PSA -> invoice.voided -> not payable any more
-            await sims.psa_call("POST", "/_sim/invoices/502/void")
-            assert (await api.run_to_end(timeout=60))["status"] == "completed"
+        # pay 502, then void it in the PSA: invoice.voided, payments unapplies, accounting follows
+        second = await payments_call(sims.http, payments, "POST", "/v1/payments", {
+            "invoice_id": "autotask:502", "contact_id": "autotask:901",
+            "payment_method": {"token": "tok_visa_approved"}}, expect=201)
+        await eventually(lambda: _refnum_applied(sims, second["transaction_id"]), timeout=30)
+        await sims.psa_call("POST", "/_sim/invoices/502/void")
+        assert (await api.run_to_end(timeout=60))["status"] == "completed"
 
-            async def voided():
-                found = await payable(sims.http, system.urls["payments"])
-                return found["autotask:502"]["status"] == "voided" and not found["autotask:502"]["payable"]
-            await eventually(voided, timeout=30)
-        finally:
-            await producer.stop()
+        async def unapplied():
+            found = [p for p in await sims.acct_call("GET", "/_sim/payments")
+                     if p["PaymentRefNum"] == second["transaction_id"]]
+            return found if found and found[0]["UnappliedAmt"] == 300.0 else None
+        await eventually(unapplied, timeout=30)
+        voided = (await payable(sims.http, payments))["autotask:502"]
+        assert (voided["status"], voided["payable"]) == ("voided", False)
+
+
+async def _refnum_applied(sims, transaction_id: str) -> bool:
+    recorded = await sims.acct_call("GET", "/_sim/payments")
+    return any(p["PaymentRefNum"] == transaction_id and p["Line"] for p in recorded)
 
 
 async def test_wrong_credentials_answer_false_and_raise_connection_failed(infra, system, topic_prefix):
@@ -125,9 +166,14 @@ async def test_wrong_credentials_answer_false_and_raise_connection_failed(infra,
                        token=ADMIN, expect=200)
         result = await api.call("POST", "/v1/integrations/autotask/test", token=ADMIN, expect=200)
         assert result["ok"] is False and result["reason"]
-        events = [json.loads(r.value) for r in await read_topic(infra.kafka_bootstrap, names(BILLING_SYNC), count=1)]
+
+        async def reported():  # by the test call (and by the scheduled run, which fails the same way)
+            records = await read_topic(infra.kafka_bootstrap, names(BILLING_SYNC), count=1, settle=0.5)
+            events = [json.loads(r.value) for r in records]
+            return events if any(e["event_type"] == "integration.connection_failed" for e in events) else None
+        events = await eventually(reported, timeout=30)
         failed = [e for e in events if e["event_type"] == "integration.connection_failed"]
-        assert failed[0]["data"]["integration"] == "autotask"
+        assert {f["data"]["integration"] for f in failed} == {"autotask"}
         assert "not-the-secret" not in json.dumps(events)
         assert "not-the-secret" not in system.processes["sync"].log_file.read_text()
 

@@ -12,7 +12,7 @@ _COLUMNS = ("invoice_id, organization_id, source, external_id, version, invoice_
             "total, issued_on, due_on, paid_on, pdf_url, lines")
 
 
-def _record(row: asyncpg.Record) -> InvoiceRecord:
+def record_from_row(row: asyncpg.Record) -> InvoiceRecord:
     return InvoiceRecord(**{k: row[k] for k in _COLUMNS.split(", ") if k != "lines"}, lines=tuple(row["lines"]))
 
 
@@ -36,6 +36,7 @@ async def upsert_invoices(conn: asyncpg.Connection, records: Sequence[InvoiceRec
                         $13::text[], $14::text[])
                  AS u(invoice_id, organization_id, source, external_id, version, invoice_number, status,
                       currency, total, issued_on, due_on, paid_on, pdf_url, lines)
+            ORDER BY u.invoice_id  -- every writer locks invoices in id order: no deadlock between them
             ON CONFLICT (invoice_id) DO UPDATE SET
                 organization_id = EXCLUDED.organization_id, version = EXCLUDED.version,
                 invoice_number = EXCLUDED.invoice_number, status = EXCLUDED.status,
@@ -61,7 +62,7 @@ async def void_invoices(conn: asyncpg.Connection, voids: Sequence[VoidRequest]) 
             RETURNING {", ".join("i." + c for c in _COLUMNS.split(", "))}""",
         [v.invoice_id for v in voids], [v.version for v in voids],
     )
-    return [_record(r) for r in rows]
+    return [record_from_row(r) for r in rows]
 
 
 async def upsert_organization_names(

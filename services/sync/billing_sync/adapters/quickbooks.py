@@ -25,6 +25,7 @@ from .quickbooks_errors import (
     QuickBooksThrottled,
     QuickBooksUnavailable,
 )
+from .quickbooks_pacing import Pacer
 from .quickbooks_transport import QuickBooksTransport
 
 __all__ = [
@@ -89,6 +90,7 @@ class QuickBooksClient:
         max_throttle_retries: int = 3,
         max_conflict_retries: int = 3,
         request_timeout_seconds: float = 120.0,
+        pacer: Pacer | None = None,
     ) -> None:
         self._transport = QuickBooksTransport(
             session,
@@ -99,6 +101,7 @@ class QuickBooksClient:
             throttle_wait_seconds=throttle_wait_seconds,
             max_throttle_retries=max_throttle_retries,
             request_timeout_seconds=request_timeout_seconds,
+            pacer=pacer,
         )
         self._request = self._transport.request
         self._max_conflict_retries = max_conflict_retries
@@ -146,6 +149,10 @@ class QuickBooksClient:
         async for customer in self.query(f"SELECT * FROM Customer WHERE DisplayName = {quote(name)}"):
             return customer
         return None
+
+    async def invoice_pdf(self, invoice_id: str) -> bytes | None:
+        """GET invoice/{id}/pdf: the invoice as accounting prints it; None when there is none."""
+        return await self._transport.request_bytes(f"invoice/{invoice_id}/pdf", "application/pdf")
 
     # -- writing -------------------------------------------------------------
     async def create_customer(

@@ -1,4 +1,4 @@
-"""One QuickBooks API call: bearer token, one refresh on 401, waits on 429, typed errors.
+"""One QuickBooks API call: paced under the rate limits, bearer token, one refresh on 401, waits on 429, typed errors.
 
 Nothing is retried after a connection error or a 5xx: a create may have happened
 on the other side, and only the caller knows how to look for it (by DocNumber,
@@ -16,6 +16,7 @@ import structlog
 from . import quickbooks_json
 from .quickbooks_auth import TokenProvider
 from .quickbooks_errors import QuickBooksThrottled, QuickBooksUnavailable, fault_from_body
+from .quickbooks_pacing import Pacer
 
 log = structlog.get_logger(__name__)
 
@@ -32,8 +33,10 @@ class QuickBooksTransport:
         throttle_wait_seconds: float,
         max_throttle_retries: int,
         request_timeout_seconds: float,
+        pacer: Pacer | None = None,
     ) -> None:
         self._session = session
+        self._pacer = pacer  # None: no pacing (a caller that owns the realm's traffic passes one)
         self.company_url = f"{base_url.rstrip('/')}/v3/company/{realm_id}"
         self._tokens = token_provider
         self._minor_version = str(minor_version)
@@ -75,10 +78,37 @@ class QuickBooksTransport:
                 raise fault_from_body(status, body)
             return body
 
+    async def request_bytes(self, path: str, accept: str) -> bytes | None:
+        """A GET answering raw bytes (an invoice PDF); None on 404. Same token, 401 and 429 rules."""
+        url = f"{self.company_url}/{path}"
+        query = {"minorversion": self._minor_version}
+        refreshed, throttled = False, 0
+        while True:
+            token = await self._tokens.access_token()
+            status, raw = await self._send("GET", url, query, None, token, accept=accept)
+            if status == 401 and not refreshed:
+                refreshed = True
+                await self._tokens.refresh_rejected(token)
+                continue
+            if status == 429 and throttled < self._max_throttle_retries:
+                throttled += 1
+                await asyncio.sleep(self._throttle_wait)
+                continue
+            if status == 404:
+                return None
+            if status >= 500 or status == 429:
+                raise QuickBooksUnavailable(f"QuickBooks GET {path} failed", status)
+            if status >= 400:
+                raise fault_from_body(status, _decode(raw))
+            return raw
+
     async def _send(
-        self, method: str, url: str, query: dict[str, str], data: bytes | None, token: str
+        self, method: str, url: str, query: dict[str, str], data: bytes | None, token: str,
+        accept: str = "application/json",
     ) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if self._pacer is not None:
+            await self._pacer.admit()
+        headers = {"Authorization": f"Bearer {token}", "Accept": accept}
         if data is not None:
             headers["Content-Type"] = "application/json"
         try:

@@ -11,6 +11,8 @@ from billing_shared.events.invoices import InvoiceSnapshot, InvoiceStatus
 from billing_shared.events.upstream import InvoiceUpsertedData, UpstreamInvoiceVoidedData
 from billing_shared.ids import make_id
 
+from billing_sync.domain.psa import PsaInvoice
+
 
 @dataclass(frozen=True)
 class InvoiceRecord:
@@ -74,3 +76,68 @@ def newest_per_invoice(items: Iterable[T]) -> list[T]:
         if kept is None or item.version > kept.version:
             newest[item.invoice_id] = item
     return list(newest.values())
+
+
+@dataclass(frozen=True)
+class AccountingLink:
+    """The accounting invoice a PSA invoice is linked to, as last read."""
+
+    accounting_id: str
+    doc_number: str | None
+    currency: str | None
+    total: Decimal
+    balance: Decimal
+    paid_elsewhere_on: date | None = None
+
+
+def paid_elsewhere(link: AccountingLink | None, ours: Decimal) -> bool:
+    """Paid by other means: the accounting balance is 0 even without the payments sync wrote for our
+    own payments (`ours`, applied to this invoice). Our own payments never make an invoice `paid`
+    here: payments' ledger decides that, and a cancel there must not be overridden."""
+    return link is not None and link.balance + ours == 0
+
+
+def voided_in_accounting(psa: PsaInvoice, link: AccountingLink | None) -> bool:
+    """Accounting voids an invoice by zeroing it: nothing is left to pay there."""
+    return link is not None and link.total == 0 and psa.total > 0
+
+
+def compose_psa_record(
+    psa: PsaInvoice, link: AccountingLink | None, ours: Decimal, *, numbered_by_accounting: bool,
+    default_currency: str, today: date, lines: tuple[dict[str, Any], ...] = (),
+) -> InvoiceRecord:
+    """The snapshot of a PSA invoice (version 0: `next_version` decides the real one).
+
+    The number is accounting's DocNumber when accounting is integrated (an invoice without a link has
+    none, so it is not payable); without an accounting integration it is the PSA's own number."""
+    number = (link.doc_number if link else None) if numbered_by_accounting else psa.invoice_number
+    status: InvoiceStatus = "open"
+    paid_on = None
+    if psa.voided or voided_in_accounting(psa, link):
+        status = "voided"
+    elif paid_elsewhere(link, ours):
+        status, paid_on = "paid", (link.paid_elsewhere_on if link and link.paid_elsewhere_on else today)
+    return InvoiceRecord(
+        invoice_id=psa.invoice_id, organization_id=psa.organization_id, source="autotask",
+        external_id=str(psa.external_id), version=0, invoice_number=number, status=status,
+        currency=(link.currency if link and link.currency else default_currency), total=psa.total,
+        issued_on=psa.issued_on, due_on=psa.due_on, paid_on=paid_on, pdf_url=None, lines=lines,
+    )
+
+
+def _published(record: InvoiceRecord) -> tuple[Any, ...]:
+    return (record.organization_id, record.invoice_number, record.status, record.currency, record.total,
+            record.issued_on, record.due_on, record.paid_on, record.pdf_url)
+
+
+def next_version(stored: InvoiceRecord | None, fresh: InvoiceRecord) -> InvoiceRecord | None:
+    """For records sync composes itself: stored version + 1 when anything it publishes changed, None
+    when nothing did (so snapshots stay ordered and an unchanged invoice is not published again), and
+    None for a new open invoice that has no number yet."""
+    if stored is None:
+        # An open invoice without a number is not payable yet: it is first published once numbered.
+        return replace(fresh, version=1) if fresh.invoice_number or fresh.status != "open" else None
+    if _published(stored) == _published(fresh):
+        return None
+    lines = fresh.lines or stored.lines
+    return replace(fresh, version=stored.version + 1, lines=lines)

@@ -3,26 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES
+from billing_shared.events.catalog import BILLING_DIRECTORY
 from billing_shared.events.directory import OrganizationData, OrganizationSynced
-from billing_shared.events.invoices import InvoiceSynced, InvoiceVoided
 from billing_shared.events.upstream import InvoiceUpserted, UpstreamInvoiceVoided
 from billing_shared.ids import make_id
 from billing_shared.outbox import Tx
 
 from billing_sync.adapters import invoice_store
-from billing_sync.domain.invoices import InvoiceRecord, from_upstream, newest_per_invoice, void_from_upstream
-
-PRODUCER = "sync"
-
-
-def publish_snapshots(tx: Tx, records: Sequence[InvoiceRecord], correlation_id: str | None = None) -> None:
-    for record in records:
-        event_class = InvoiceVoided if record.status == "voided" else InvoiceSynced
-        tx.publish(BILLING_INVOICES, event_class.new(
-            producer=PRODUCER, organization_id=record.organization_id, data=record.snapshot(),
-            correlation_id=correlation_id,
-        ))
+from billing_sync.domain.invoices import from_upstream, newest_per_invoice, void_from_upstream
+from billing_sync.service.publishing import PRODUCER, publish_snapshots
 
 
 async def on_invoices_upserted(tx: Tx, events: Sequence[InvoiceUpserted]) -> None:

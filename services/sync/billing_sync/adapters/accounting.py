@@ -1,0 +1,92 @@
+"""What sync asks of accounting, through THE QuickBooks client: customers, invoices (all, or what
+changed), creates that a retry can find again by their marker, payments, the invoice PDF."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from billing_sync.adapters.quickbooks import CDC_MAX_OBJECTS, InvoiceLine, QuickBooksClient, quote
+
+PAGE = 1000  # MAXRESULTS at most 1000
+CDC_DAYS = 30  # CDC reaches back 30 days at most [C]
+MARKER_LOOKBACK = timedelta(days=1)  # our clock and accounting's may differ
+REFERENCE_LENGTH = 21  # PaymentRefNum
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+class Accounting:
+    def __init__(self, client: QuickBooksClient) -> None:
+        self.client = client
+
+    async def customers(self) -> list[dict[str, Any]]:
+        return [c async for c in self.client.query("SELECT * FROM Customer", page_size=PAGE)]
+
+    async def ensure_customer(self, name: str, currency: str | None = None) -> dict[str, Any]:
+        """The customer whose DisplayName is the organization's name; created when missing."""
+        found = await self.client.find_customer_by_name(name)
+        return found or await self.client.create_customer(name, company_name=name, currency=currency)
+
+    async def invoice_pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        page: list[dict[str, Any]] = []
+        async for invoice in self.client.query("SELECT * FROM Invoice", page_size=PAGE):
+            page.append(invoice)
+            if len(page) == PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    async def changed_invoices(self, since: datetime, now: datetime) -> list[dict[str, Any]] | None:
+        """Invoices changed since `since` (change data capture); None when CDC cannot answer for sure
+        (too far back, or a saturated answer) and the caller must read every invoice instead."""
+        if now - since > timedelta(days=CDC_DAYS - 1):
+            return None
+        changed = await self.client.cdc(["Invoice"], since)
+        invoices = changed.get("Invoice", [])
+        if len(invoices) >= CDC_MAX_OBJECTS:
+            return None
+        return [i for i in invoices if i.get("status") != "Deleted"]
+
+    async def find_by_marker(self, entity: str, customer_id: str, marker: str,
+                             since: datetime) -> dict[str, Any] | None:
+        """An object we may have created for this customer since `since`, told by its PrivateNote."""
+        select = (f"SELECT * FROM {entity} WHERE CustomerRef = {quote(customer_id)} "
+                  f"AND MetaData.CreateTime >= {quote(_stamp(since - MARKER_LOOKBACK))}")
+        async for found in self.client.query(select, page_size=PAGE):
+            if marker in str(found.get("PrivateNote") or ""):
+                return found
+        return None
+
+    async def create_invoice(self, customer_id: str, lines: Sequence[InvoiceLine], issued: date, due: date,
+                             currency: str, note: str) -> dict[str, Any]:
+        return await self.client.create_invoice(customer_id, lines, issued, due, currency, private_note=note)
+
+    async def get(self, entity: str, object_id: str) -> dict[str, Any]:
+        return await self.client.get(entity, object_id)
+
+    async def create_payment(self, customer_id: str, total: Decimal, lines: Mapping[str, Decimal], reference: str,
+                             note: str, txn_date: date) -> dict[str, Any]:
+        return await self.client.create_payment(customer_id, total, sorted(lines.items()), reference[:REFERENCE_LENGTH],
+                                                note, txn_date=txn_date)
+
+    async def update_payment(self, current: Mapping[str, Any], total: Decimal, lines: Mapping[str, Decimal],
+                             note: str) -> dict[str, Any]:
+        return await self.client.update("Payment", {
+            "Id": current["Id"], "SyncToken": current["SyncToken"], "TotalAmt": total, "PrivateNote": note,
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
+                     for invoice_id, amount in sorted(lines.items())],
+        })
+
+    async def void_payment(self, payment_id: str) -> dict[str, Any]:
+        return await self.client.void_payment(payment_id)
+
+    async def invoice_pdf(self, invoice_id: str) -> bytes | None:
+        return await self.client.invoice_pdf(invoice_id)
+
+    async def check(self) -> None:
+        await self.client.count("Customer")

@@ -1,0 +1,219 @@
+"""PSA invoices and their accounting links in SQL, and what composing a snapshot needs."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import asyncpg
+
+from billing_shared.money import ZERO
+
+from billing_sync.adapters.db import Db
+from billing_sync.adapters.invoice_store import record_from_row
+from billing_sync.domain.invoices import AccountingLink, InvoiceRecord
+from billing_sync.domain.psa import PsaInvoice
+
+
+def _columns(rows: Sequence[tuple]) -> list[list]:
+    return [list(c) for c in zip(*rows, strict=True)]
+
+
+async def upsert(conn: asyncpg.Connection, invoices: Sequence[PsaInvoice]) -> list[str]:
+    """Store what the PSA shows; returns the ids of invoices that are new or changed."""
+    if not invoices:
+        return []
+    rows = await conn.fetch(
+        """INSERT INTO psa_invoices AS p (invoice_id, external_id, organization_id, invoice_number, total, issued_on,
+                                          due_on, voided, voided_at, paid_on)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::numeric[], $6::date[],
+                                $7::date[], $8::bool[], $9::timestamptz[], $10::date[])
+           ORDER BY 1  -- rows are locked in invoice id order by every writer: no deadlock between them
+           ON CONFLICT (invoice_id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
+               invoice_number = EXCLUDED.invoice_number, total = EXCLUDED.total, issued_on = EXCLUDED.issued_on,
+               due_on = EXCLUDED.due_on, voided = EXCLUDED.voided, voided_at = EXCLUDED.voided_at,
+               paid_on = EXCLUDED.paid_on, updated_at = now()
+           WHERE (p.organization_id, p.invoice_number, p.total, p.issued_on, p.due_on, p.voided, p.paid_on)
+                 IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.invoice_number, EXCLUDED.total,
+                                   EXCLUDED.issued_on, EXCLUDED.due_on, EXCLUDED.voided, EXCLUDED.paid_on)
+           RETURNING invoice_id""",
+        *_columns([(i.invoice_id, i.external_id, i.organization_id, i.invoice_number, i.total, i.issued_on,
+                    i.due_on, i.voided, i.voided_at, i.paid_on) for i in invoices]),
+    )
+    return [r["invoice_id"] for r in rows]
+
+
+async def numbers(conn: Db, invoice_id: str) -> asyncpg.Record | None:
+    """The PSA's number and accounting's, for a linked invoice."""
+    return await conn.fetchrow(
+        """SELECT p.external_id, p.invoice_number, a.doc_number FROM psa_invoices p
+           JOIN accounting_invoices a USING (invoice_id) WHERE invoice_id = $1""", invoice_id)
+
+
+async def image_keys(conn: Db, invoice_id: str) -> asyncpg.Record | None:
+    """Where an invoice's image may be found: its source and external id, its accounting id."""
+    return await conn.fetchrow(
+        """SELECT i.source, i.external_id, a.accounting_id FROM invoices i
+           LEFT JOIN accounting_invoices a USING (invoice_id) WHERE i.invoice_id = $1""", invoice_id)
+
+
+async def set_number(conn: asyncpg.Connection, invoice_id: str, number: str) -> None:
+    await conn.execute("UPDATE psa_invoices SET invoice_number = $2, updated_at = now() WHERE invoice_id = $1",
+                       invoice_id, number)
+
+
+@dataclass(frozen=True)
+class LinkUpdate:
+    invoice_id: str
+    accounting_id: str
+    doc_number: str | None
+    customer_id: str | None
+    currency: str | None
+    total: Decimal
+    balance: Decimal
+
+
+async def upsert_links(conn: asyncpg.Connection, links: Sequence[LinkUpdate]) -> list[str]:
+    """Store links as read from accounting; returns the invoices whose link is new or changed.
+    `paid_elsewhere_on` is the day the balance was first seen at 0 (cleared when it leaves 0)."""
+    if not links:
+        return []
+    rows = await conn.fetch(
+        """INSERT INTO accounting_invoices AS a (invoice_id, accounting_id, doc_number, customer_id, currency, total,
+                                                 balance, paid_elsewhere_on)
+           SELECT u.*, CASE WHEN u.balance = 0 THEN current_date END
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[])
+                AS u(invoice_id, accounting_id, doc_number, customer_id, currency, total, balance)
+           ORDER BY u.invoice_id
+           ON CONFLICT (invoice_id) DO UPDATE SET accounting_id = EXCLUDED.accounting_id,
+               doc_number = EXCLUDED.doc_number, customer_id = EXCLUDED.customer_id, currency = EXCLUDED.currency,
+               total = EXCLUDED.total, balance = EXCLUDED.balance,
+               paid_elsewhere_on = CASE WHEN EXCLUDED.balance = 0 THEN coalesce(a.paid_elsewhere_on, current_date) END,
+               updated_at = now()
+           WHERE (a.accounting_id, a.doc_number, a.customer_id, a.currency, a.total, a.balance)
+                 IS DISTINCT FROM (EXCLUDED.accounting_id, EXCLUDED.doc_number, EXCLUDED.customer_id,
+                                   EXCLUDED.currency, EXCLUDED.total, EXCLUDED.balance)
+           RETURNING invoice_id""",
+        *_columns([(l.invoice_id, l.accounting_id, l.doc_number, l.customer_id, l.currency, l.total, l.balance)
+                   for l in links]),
+    )
+    return [r["invoice_id"] for r in rows]
+
+
+async def ids_by_accounting_id(conn: Db, accounting_ids: Sequence[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT accounting_id, invoice_id FROM accounting_invoices WHERE accounting_id = ANY($1::text[])",
+        list(accounting_ids))
+    return {r["accounting_id"]: r["invoice_id"] for r in rows}
+
+
+async def unlinked_by_number(conn: Db, numbers: Sequence[str]) -> dict[str, str]:
+    """PSA number -> invoice id, for PSA invoices carrying one of `numbers` and not linked yet."""
+    rows = await conn.fetch(
+        """SELECT p.invoice_number, p.invoice_id FROM psa_invoices p
+           LEFT JOIN accounting_invoices a USING (invoice_id)
+           WHERE a.invoice_id IS NULL AND p.invoice_number = ANY($1::text[])""", list(numbers))
+    return {r["invoice_number"]: r["invoice_id"] for r in rows}
+
+
+async def accounting_ids(conn: Db, invoice_ids: Sequence[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT invoice_id, accounting_id FROM accounting_invoices WHERE invoice_id = ANY($1::text[])",
+        list(invoice_ids))
+    return {r["invoice_id"]: r["accounting_id"] for r in rows}
+
+
+@dataclass(frozen=True)
+class ComposeInput:
+    psa: PsaInvoice
+    link: AccountingLink | None
+    ours: Decimal
+    stored: InvoiceRecord | None
+
+
+_PUBLISHED = ("invoice_id, organization_id, source, external_id, version, invoice_number, status, currency, "
+              "total, issued_on, due_on, paid_on, pdf_url, lines")
+
+
+async def compose_inputs(conn: asyncpg.Connection, invoice_ids: Sequence[str]) -> list[ComposeInput]:
+    """Everything a snapshot is made of, PSA rows locked so concurrent publishers take turns."""
+    if not invoice_ids:
+        return []
+    rows = await conn.fetch(
+        f"""SELECT p.invoice_id AS p_id, p.external_id AS p_external_id, p.organization_id AS p_org,
+                   p.invoice_number AS p_number, p.total AS p_total, p.issued_on AS p_issued, p.due_on AS p_due,
+                   p.voided AS p_voided, p.voided_at AS p_voided_at, p.paid_on AS p_paid,
+                   a.accounting_id, a.doc_number, a.currency AS a_currency, a.total AS a_total,
+                   a.balance AS a_balance, a.paid_elsewhere_on,
+                   coalesce(w.ours, 0) AS ours, i.invoice_id IS NOT NULL AS stored,
+                   {", ".join("i." + c for c in _PUBLISHED.split(", "))}
+            FROM psa_invoices p
+            LEFT JOIN accounting_invoices a ON a.invoice_id = p.invoice_id
+            LEFT JOIN invoices i ON i.invoice_id = p.invoice_id
+            LEFT JOIN (SELECT invoice_id, sum(greatest(desired_amount, written_amount)) AS ours
+                       FROM writeback_applications WHERE invoice_id = ANY($1::text[]) GROUP BY invoice_id) w
+                   ON w.invoice_id = p.invoice_id
+            WHERE p.invoice_id = ANY($1::text[])
+            ORDER BY p.invoice_id
+            FOR UPDATE OF p""",
+        list(invoice_ids),
+    )
+    out = []
+    for r in rows:
+        psa = PsaInvoice(r["p_id"], r["p_external_id"], r["p_org"], r["p_number"], r["p_total"], r["p_issued"],
+                         r["p_due"], r["p_voided"], r["p_voided_at"], r["p_paid"])
+        link = (AccountingLink(r["accounting_id"], r["doc_number"], r["a_currency"], r["a_total"], r["a_balance"],
+                               r["paid_elsewhere_on"]) if r["accounting_id"] else None)
+        out.append(ComposeInput(psa, link, r["ours"] or ZERO, record_from_row(r) if r["stored"] else None))
+    return out
+
+
+async def numbering_candidates(conn: Db, after: str, limit: int) -> list[asyncpg.Record]:
+    """Open PSA invoices that accounting has not numbered yet, or whose number the PSA does not show."""
+    return await conn.fetch(
+        """SELECT p.invoice_id, p.external_id, p.organization_id, p.invoice_number, p.total, p.issued_on, p.due_on,
+                  a.accounting_id, a.doc_number
+           FROM psa_invoices p LEFT JOIN accounting_invoices a USING (invoice_id)
+           WHERE NOT p.voided AND p.invoice_id > $1
+             AND ((a.invoice_id IS NULL AND p.invoice_number IS NULL)
+                  OR (a.doc_number IS NOT NULL AND p.invoice_number IS DISTINCT FROM a.doc_number))
+           ORDER BY p.invoice_id LIMIT $2""", after, limit)
+
+
+async def count_numbering_candidates(conn: Db) -> int:
+    return await conn.fetchval(
+        """SELECT count(*) FROM psa_invoices p LEFT JOIN accounting_invoices a USING (invoice_id)
+           WHERE NOT p.voided AND ((a.invoice_id IS NULL AND p.invoice_number IS NULL)
+                  OR (a.doc_number IS NOT NULL AND p.invoice_number IS DISTINCT FROM a.doc_number))""")
+
+
+async def intent(conn: Db, invoice_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT customer_id, marker, created_at FROM numbering_intents WHERE invoice_id = $1",
+                               invoice_id)
+
+
+async def record_intent(conn: Db, invoice_id: str, customer_id: str, marker: str) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """INSERT INTO numbering_intents (invoice_id, customer_id, marker) VALUES ($1, $2, $3)
+           ON CONFLICT (invoice_id) DO UPDATE SET invoice_id = EXCLUDED.invoice_id
+           RETURNING customer_id, marker, created_at""", invoice_id, customer_id, marker)
+
+
+async def all_invoice_ids(conn: Db) -> list[str]:
+    return [r["invoice_id"] for r in await conn.fetch("SELECT invoice_id FROM psa_invoices ORDER BY invoice_id")]
+
+
+async def psa_totals(conn: Db, invoice_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """External id, total and the paid date sync wrote, for PSA invoices among `invoice_ids`."""
+    return await conn.fetch(
+        """SELECT p.invoice_id, p.external_id, p.total, d.paid_on AS written_paid_on
+           FROM psa_invoices p LEFT JOIN psa_paid_dates d USING (invoice_id)
+           WHERE p.invoice_id = ANY($1::text[])""", list(invoice_ids))
+
+
+async def record_paid_date(conn: Db, invoice_id: str, paid_on: date | None) -> None:
+    await conn.execute(
+        """INSERT INTO psa_paid_dates (invoice_id, paid_on) VALUES ($1, $2)
+           ON CONFLICT (invoice_id) DO UPDATE SET paid_on = EXCLUDED.paid_on, updated_at = now()""",
+        invoice_id, paid_on)

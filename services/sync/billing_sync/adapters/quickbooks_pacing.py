@@ -1,0 +1,36 @@
+"""Stay under QuickBooks' limits instead of meeting its 429s: 500 requests a minute per realm and
+10 a second per realm and app [C: QB-LIM]. A 429 costs a 60-second wait; pacing costs milliseconds."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+
+class Pacer:
+    def __init__(self, *, per_second: int = 8, per_minute: int = 450,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.windows = ((1.0, per_second), (60.0, per_minute))
+        self._sent: deque[float] = deque()
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+
+    def _wait_needed(self, now: float) -> float:
+        while self._sent and self._sent[0] <= now - 60.0:
+            self._sent.popleft()
+        wait = 0.0
+        for span, limit in self.windows:
+            recent = [t for t in self._sent if t > now - span]
+            if len(recent) >= limit:
+                wait = max(wait, recent[len(recent) - limit] + span - now)
+        return wait
+
+    async def admit(self) -> None:
+        """Wait until one more request fits in every window, then count it."""
+        async with self._lock:
+            while (wait := self._wait_needed(self._clock())) > 0:
+                await self._sleep(wait)
+            self._sent.append(self._clock())

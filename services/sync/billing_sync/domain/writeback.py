@@ -1,0 +1,114 @@
+"""Payment write-back rules: what accounting and the PSA should show for a payment snapshot. No I/O.
+
+The accounting payment of a payment holds the money kept (sale - refund, i.e. applied + unapplied),
+with one line per application; a cancelled or charged-back payment is voided there. An invoice's PSA
+paid date is set once our live applications cover its total, and cleared when they no longer do.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from billing_shared.events.payments import PaymentSnapshot
+from billing_shared.money import ZERO
+
+REVERSED = frozenset({"cancelled", "charged_back"})  # terminal: the money never stayed with us
+LIVE = frozenset({"succeeded"})
+
+
+@dataclass(frozen=True)
+class AccountingTarget:
+    kind: Literal["none", "payment", "void"]
+    total: Decimal = ZERO
+    applications: Mapping[str, Decimal] = field(default_factory=dict)  # our invoice id -> amount
+
+    def lines(self, accounting_ids: Mapping[str, str]) -> dict[str, Decimal]:
+        """Accounting invoice id -> amount, for the applications whose invoice is in accounting."""
+        out: dict[str, Decimal] = {}
+        for invoice_id, amount in self.applications.items():
+            if invoice_id in accounting_ids and amount > 0:
+                out[accounting_ids[invoice_id]] = out.get(accounting_ids[invoice_id], ZERO) + amount
+        return out
+
+
+def live_applications(snapshot: PaymentSnapshot) -> dict[str, Decimal]:
+    """What the payment applies to each invoice now (nothing unless it succeeded)."""
+    if snapshot.status not in LIVE:
+        return {}
+    applied: dict[str, Decimal] = {}
+    for application in snapshot.applications:
+        applied[application.invoice_id] = applied.get(application.invoice_id, ZERO) + application.amount
+    return applied
+
+
+def target_for(snapshot: PaymentSnapshot) -> AccountingTarget:
+    if snapshot.status in REVERSED:
+        return AccountingTarget("void")
+    if snapshot.status not in LIVE:
+        return AccountingTarget("none")  # pending or failed: no money to record
+    kept = snapshot.sale_amount - snapshot.refund_amount
+    return AccountingTarget("payment", kept, live_applications(snapshot))
+
+
+def accepts(stored_status: str | None, incoming_status: str) -> bool:
+    """A reversed payment stays reversed: a late or replayed earlier snapshot never revives it."""
+    return stored_status not in REVERSED or incoming_status in REVERSED
+
+
+def newest_per_payment(snapshots: Iterable[tuple[Any, PaymentSnapshot]]) -> list[tuple[Any, PaymentSnapshot]]:
+    """(occurred_at, snapshot) pairs -> the newest per payment id."""
+    newest: dict[str, tuple[Any, PaymentSnapshot]] = {}
+    for at, snapshot in snapshots:
+        kept = newest.get(snapshot.payment_id)
+        if kept is None or at > kept[0]:
+            newest[snapshot.payment_id] = (at, snapshot)
+    return list(newest.values())
+
+
+def payment_matches(current: Mapping[str, Any], target: AccountingTarget, lines: Mapping[str, Decimal]) -> bool:
+    """Does the accounting payment already hold the target's total and lines?"""
+    if Decimal(str(current.get("TotalAmt", "0"))) != target.total:
+        return False
+    found: dict[str, Decimal] = {}
+    for line in current.get("Line") or ():
+        for link in line.get("LinkedTxn") or ():
+            if link.get("TxnType") == "Invoice":
+                key = str(link["TxnId"])
+                found[key] = found.get(key, ZERO) + Decimal(str(line.get("Amount", "0")))
+    return {k: v for k, v in found.items() if v} == {k: v for k, v in lines.items() if v}
+
+
+def is_voided(current: Mapping[str, Any]) -> bool:
+    zeroed = Decimal(str(current.get("TotalAmt", "0"))) == 0
+    return zeroed and str(current.get("PrivateNote") or "").startswith("Voided")
+
+
+def paid_dates(
+    totals: Mapping[str, Decimal], applied: Mapping[str, Decimal], written: Mapping[str, date | None], today: date,
+) -> dict[str, date | None]:
+    """The PSA paid date each invoice should get, for those where it differs from what was written:
+    set (today) once our live applications cover the total, cleared when they no longer do."""
+    changes: dict[str, date | None] = {}
+    for invoice_id, total in totals.items():
+        fully_paid = total > 0 and applied.get(invoice_id, ZERO) >= total
+        current = written.get(invoice_id)
+        if fully_paid and current is None:
+            changes[invoice_id] = today
+        elif not fully_paid and current is not None:
+            changes[invoice_id] = None
+    return changes
+
+
+def marker(payment_id: str) -> str:
+    """Written into the accounting payment's PrivateNote: how a retry finds a payment it created."""
+    return f"billing-link payment {payment_id}"
+
+
+def memo(snapshot: PaymentSnapshot) -> str:
+    text = f"{marker(snapshot.payment_id)}; gateway transaction {snapshot.transaction_id or '-'}"
+    if snapshot.refund_amount > 0:
+        text += f"; refunded {snapshot.refund_amount} of {snapshot.sale_amount}"
+    return text

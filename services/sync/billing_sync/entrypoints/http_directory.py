@@ -1,0 +1,72 @@
+"""Mirrored organizations and contacts (staff), and quotes (staff, and clients for their own)."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from billing_shared.web.app import json_ok
+from billing_shared.web.auth import principal
+from billing_shared.web.errors import not_found
+from billing_shared.web.paging import next_cursor, page_request
+from billing_shared.web.routes import ApiRoutes
+
+from billing_sync.adapters import integration_store
+from billing_sync.domain.directory import quote_url
+from billing_sync.entrypoints.views import ContactPage, ContactView, QuotePage, QuoteView
+from billing_sync.service.context import SYNC
+from billing_sync.service.directory import contact_name
+
+routes = ApiRoutes()
+CLIENT_QUOTES_KEY = "client_quotes"
+
+
+@routes.get("/v1/organizations", summary="Mirrored organizations", roles=("manager",))
+async def list_organizations(request: web.Request) -> web.Response:
+    page = page_request(request)
+    after = page.after[0] if page.after else ""
+    rows = await request.app[SYNC].uow.pool.fetch(
+        """SELECT organization_id, name, active, default_contact_id FROM organizations
+           WHERE organization_id > $1 ORDER BY organization_id LIMIT $2""",
+        after, page.limit + 1,
+    )
+    return json_ok({
+        "items": [dict(r) for r in rows[: page.limit]],
+        "next_cursor": next_cursor(rows, page.limit, lambda r: [r["organization_id"]]),
+    })
+
+
+@routes.get("/v1/organizations/{id}/contacts", summary="Contacts of an organization", roles=("manager",),
+            response=ContactPage)
+async def list_contacts(request: web.Request) -> web.Response:
+    page = page_request(request)
+    rows = await request.app[SYNC].uow.pool.fetch(
+        """SELECT contact_id, organization_id, first_name, last_name, email, active, is_primary, is_billing
+           FROM contacts WHERE organization_id = $1 AND contact_id > $2 ORDER BY contact_id LIMIT $3""",
+        request.match_info["id"], page.after[0] if page.after else "", page.limit + 1,
+    )
+    items = [ContactView(contact_id=r["contact_id"], organization_id=r["organization_id"], name=contact_name(r),
+                         email=r["email"], active=r["active"], primary=r["is_primary"], billing=r["is_billing"])
+             for r in rows[: page.limit]]
+    return json_ok(ContactPage(items=items, next_cursor=next_cursor(rows, page.limit, lambda r: [r["contact_id"]])))
+
+
+@routes.get("/v1/organizations/{id}/quotes", summary="Open opportunities with their quote link",
+            roles=("manager", "client"), response=QuotePage)
+async def list_quotes(request: web.Request) -> web.Response:
+    ctx = request.app[SYNC]
+    organization_id = request.match_info["id"]
+    who = principal(request)
+    who.check_organization(organization_id, "organization")
+    if who.role == "client" and await integration_store.app_setting(ctx.uow.pool, CLIENT_QUOTES_KEY) is False:
+        raise not_found("organization")
+    page = page_request(request)
+    rows = await ctx.uow.pool.fetch(
+        """SELECT opportunity_id, organization_id, title, amount, user_fields FROM opportunities
+           WHERE organization_id = $1 AND status = 1 AND opportunity_id > $2 ORDER BY opportunity_id LIMIT $3""",
+        organization_id, page.after[0] if page.after else "", page.limit + 1,
+    )
+    psa = await ctx.conns.autotask()
+    field = psa.settings.quote_url_field if psa else None
+    items = [QuoteView(opportunity_id=r["opportunity_id"], organization_id=r["organization_id"], title=r["title"],
+                       status="open", amount=r["amount"], quote_url=quote_url(r["user_fields"], field))
+             for r in rows[: page.limit]]
+    return json_ok(QuotePage(items=items, next_cursor=next_cursor(rows, page.limit, lambda r: [r["opportunity_id"]])))

@@ -1,0 +1,154 @@
+"""Request and response shapes of the sync API (input models forbid unknown fields)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from billing_shared.money import Currency, Money
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AutotaskIn(_In):
+    username: str = Field(min_length=1, max_length=200)
+    secret: str | None = Field(default=None, min_length=1, description="write-only; omit to keep the stored one")
+    integration_code: str = Field(min_length=1, max_length=100)
+    base_url: str | None = Field(default=None, pattern=r"^https?://")
+    quote_url_field: str | None = None
+    sync_interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    currency: Currency = "USD"
+
+
+class AutotaskView(BaseModel):
+    username: str
+    secret: str | None
+    integration_code: str
+    base_url: str | None
+    quote_url_field: str | None
+    sync_interval_minutes: int
+    currency: str
+
+
+class QuickBooksIn(_In):
+    base_url: str | None = Field(default=None, pattern=r"^https?://")
+    realm_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(default=None, min_length=1, description="write-only")
+    refresh_token: str | None = Field(default=None, min_length=1, description="write-only")
+    token_url: str | None = Field(default=None, pattern=r"^https?://")
+
+
+class QuickBooksView(BaseModel):
+    base_url: str | None
+    realm_id: str
+    client_id: str
+    client_secret: str | None
+    refresh_token: str | None
+    token_url: str | None
+
+
+class TestResult(BaseModel):
+    ok: bool
+    reason: str | None = None
+
+
+class RunIn(_In):
+    mode: Literal["full", "incremental"] | None = None
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    started: bool
+
+
+class EntityProgress(BaseModel):
+    fetched: int
+    total: int | None
+    done: bool
+
+
+class RunView(BaseModel):
+    run_id: str
+    integration: str
+    mode: str
+    status: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    reason: str | None
+    entities: dict[str, EntityProgress]
+
+
+class RunPage(BaseModel):
+    items: list[RunView]
+    next_cursor: str | None
+
+
+class ContactView(BaseModel):
+    contact_id: str
+    organization_id: str
+    name: str
+    email: str | None
+    active: bool
+    primary: bool
+    billing: bool
+
+
+class ContactPage(BaseModel):
+    items: list[ContactView]
+    next_cursor: str | None
+
+
+class QuoteView(BaseModel):
+    opportunity_id: str
+    organization_id: str
+    title: str
+    status: Literal["open"]
+    amount: Money | None
+    quote_url: str | None
+
+
+class QuotePage(BaseModel):
+    items: list[QuoteView]
+    next_cursor: str | None
+
+
+class ImageSourcesIn(_In):
+    sources: list[Literal["psa", "accounting"]]
+
+    @field_validator("sources")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("a non-empty list of distinct sources")
+        return value
+
+
+class ClientAccessIn(_In):
+    quotes: bool
+
+
+class WritebackView(BaseModel):
+    payment_id: str
+    organization_id: str
+    status: str
+    pending: bool
+    accounting_payment_id: str | None
+    accounting_voided: bool
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+class WritebackPage(BaseModel):
+    items: list[WritebackView]
+    next_cursor: str | None
+
+
+def parse(model: type[_In], body: Any) -> Any:
+    """Validate a request body; pydantic's ValidationError becomes a 422 `invalid_request`."""
+    return model.model_validate(body if body is not None else {})

@@ -1,0 +1,111 @@
+"""Running one sync run, from its last checkpoint to the end.
+
+The PSA entities are read side by side (each Autotask endpoint has its own thread limit), the
+directory is settled once organizations and contacts are in, then accounting is read back and
+unnumbered invoices are numbered. Any failure ends the run as `sync.failed` with the reason; refused
+credentials also raise `integration.connection_failed`.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from billing_shared.psa import PsaAuthError, PsaError
+
+from billing_sync.adapters.quickbooks import QuickBooksAuthError, QuickBooksError
+from billing_sync.domain.integrations import AUTOTASK, QUICKBOOKS
+from billing_sync.domain.runs import VOIDED_INVOICES
+from billing_sync.service import accounting_steps
+from billing_sync.service.context import SyncContext
+from billing_sync.service.directory import settle_organizations
+from billing_sync.service.psa_steps import StepRun, pull
+from billing_sync.service.publishing import PublishPolicy
+from billing_sync.service.runs import RunAborted, complete, fail
+
+log = structlog.get_logger(__name__)
+
+
+def describe(exc: BaseException) -> tuple[str, str | None]:
+    """(reason, integration whose credentials were refused, if that is what happened)."""
+    if isinstance(exc, PsaAuthError):
+        return f"Autotask refused the credentials: {exc}", AUTOTASK
+    if isinstance(exc, QuickBooksAuthError):
+        return f"QuickBooks refused the credentials: {exc}", QUICKBOOKS
+    if isinstance(exc, PsaError):
+        return f"Autotask: {exc}", None
+    if isinstance(exc, QuickBooksError):
+        return f"QuickBooks: {exc}", None
+    return f"{type(exc).__name__}: {exc}", None
+
+
+async def execute(ctx: SyncContext, run: asyncpg.Record) -> None:
+    """Run (or resume) `run`; the caller holds the integration's run lock."""
+    run_id = run["run_id"]
+    log.info("sync run starting", run_id=str(run_id), mode=run["mode"], resumed=bool(run["progress"]))
+    try:
+        await _steps(ctx, run)
+    except asyncio.CancelledError:
+        raise  # the process is stopping: the run stays `running` and resumes in the next one
+    except Exception as raised:  # noqa: BLE001 - every failure ends the run with its reason
+        exc = unwrap(raised)
+        if isinstance(exc, RunAborted):
+            log.info("sync run stopped", run_id=str(run_id))
+            return
+        reason, refused = describe(exc)
+        log.warning("sync run failed", run_id=str(run_id), reason=reason)
+        async with ctx.uow.begin() as tx:
+            await fail(tx, run_id, reason[:1000], connection_failed=refused)
+
+
+async def _steps(ctx: SyncContext, run: asyncpg.Record) -> None:
+    psa = await ctx.conns.autotask()
+    if psa is None:
+        raise RunAborted("the Autotask integration is gone")
+    accounting = await ctx.conns.quickbooks()
+    step = StepRun(
+        run_id=run["run_id"], since=dict(run["since"]), progress=dict(run["progress"]), uow=ctx.uow,
+        psa=psa.client,
+        policy=PublishPolicy(numbered_by_accounting=accounting is not None,
+                             default_currency=psa.settings.currency, today=datetime.now(UTC).date()),
+    )
+
+    async def directory() -> None:
+        await pull(step, "organizations")
+        await pull(step, "contacts")
+        await _settle(ctx)
+
+    async def invoices() -> None:
+        await pull(step, "invoices")
+        if run["mode"] == "incremental":
+            await pull(step, VOIDED_INVOICES)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(directory())
+        for entity in ("contracts", "tickets", "opportunities"):
+            group.create_task(pull(step, entity))
+        group.create_task(invoices())
+    if accounting is not None:
+        await accounting_steps.link_customers(step, accounting.client)
+        await accounting_steps.read_invoices(step, accounting.client)
+        await accounting_steps.number_invoices(step, accounting.client, psa.settings.currency)
+    await _settle(ctx)
+    async with ctx.uow.begin() as tx:
+        await complete(tx, run["run_id"], run["started_at"], step.progress, psa.settings.sync_interval_minutes)
+    log.info("sync run completed", run_id=str(run["run_id"]),
+             counts={e: p.get("fetched") for e, p in step.progress.items()})
+
+
+async def _settle(ctx: SyncContext) -> Any:
+    async with ctx.uow.begin() as tx:
+        return await settle_organizations(tx)
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The first real failure inside a TaskGroup's ExceptionGroup."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -1,0 +1,182 @@
+"""Payment write-back: `billing.payments.v1` snapshots become accounting payments and PSA paid dates.
+
+The consumer only records the newest snapshot of each payment (desired state) in its transaction;
+the worker (one per schema, by advisory lock) reconciles accounting and the PSA outside any
+transaction, with retries, and marks the snapshot done. Every accounting write is keyed by payment
+id: the intent is recorded before a create and a retry looks for the marker first, so a crash
+between "created in accounting" and "recorded here" never makes a second payment.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from billing_shared.events.payments import PaymentSnapshot
+from billing_shared.outbox import Tx
+
+from billing_sync.adapters import psa_invoice_store, writeback_store
+from billing_sync.adapters.accounting import Accounting
+from billing_sync.adapters.psa import PsaSource
+from billing_sync.adapters.writeback_store import Desired, Pending
+from billing_sync.domain.writeback import (
+    AccountingTarget, accepts, is_voided, live_applications, marker, memo, newest_per_payment, paid_dates,
+    payment_matches, target_for,
+)
+from billing_sync.service.accounting_steps import link_update
+from billing_sync.service.context import SyncContext
+from billing_sync.service.customers import customer_for
+from billing_sync.service.locks import unlock
+from billing_sync.service.publishing import PublishPolicy, republish
+
+log = structlog.get_logger(__name__)
+
+LOCK = "sync-writeback"
+CHANNEL = "sync_writeback"
+BATCH = 20
+
+
+async def on_payment_snapshots(tx: Tx, events: Sequence) -> None:  # type: ignore[type-arg]
+    """Record the newest snapshot of each payment, unless it is older than, equal to, or would revive
+    what is stored (replays and late events change nothing)."""
+    newest = newest_per_payment((e.occurred_at, e.data) for e in events)
+    heads = await writeback_store.stored_heads(tx.conn, [s.payment_id for _, s in newest])
+    fresh = []
+    for at, snapshot in newest:
+        head = heads.get(snapshot.payment_id)
+        if head is not None:
+            stored_at, stored_status, stored = head
+            if at <= stored_at or not accepts(stored_status, snapshot.status) \
+                    or PaymentSnapshot.model_validate(stored) == snapshot:
+                continue
+        fresh.append(Desired(snapshot.payment_id, snapshot.organization_id, snapshot, at,
+                             live_applications(snapshot)))
+    await writeback_store.record_desired(tx.conn, fresh)
+
+
+class WritebackWorker:
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self.wake = asyncio.Event()
+
+    async def run(self) -> None:
+        pool = self.ctx.uow.pool
+        async with pool.acquire() as conn:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LOCK):
+                await asyncio.sleep(self.ctx.settings.writeback_poll_seconds * 5)  # another replica leads
+
+            def woken(*_: object) -> None:
+                self.wake.set()
+
+            await conn.add_listener(CHANNEL, woken)
+            try:
+                await self._loop()
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.remove_listener(CHANNEL, woken)
+                await unlock(conn, LOCK)
+
+    async def _loop(self) -> None:
+        while True:
+            self.wake.clear()
+            batch = await writeback_store.due(self.ctx.uow.pool, BATCH)
+            for pending in batch:
+                await self.handle(pending)
+            if len(batch) < BATCH:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.ctx.settings.writeback_poll_seconds)
+
+    async def handle(self, pending: Pending) -> None:
+        try:
+            await reconcile(self.ctx, pending)
+            await writeback_store.mark_done(self.ctx.uow.pool, pending.payment_id, pending.seq)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - kept and retried later, never lost
+            s = self.ctx.settings
+            delay = min(s.writeback_retry_max_seconds, s.writeback_retry_seconds * 2 ** pending.attempts)
+            log.warning("payment write-back failed; will retry", payment_id=pending.payment_id,
+                        attempt=pending.attempts + 1, delay=delay, error=str(exc)[:300])
+            await writeback_store.mark_failed(self.ctx.uow.pool, pending.payment_id, f"{type(exc).__name__}: {exc}",
+                                              delay)
+
+
+async def reconcile(ctx: SyncContext, pending: Pending) -> None:
+    target = target_for(pending.snapshot)
+    touched = set(pending.written) | set(target.applications) | {a.invoice_id for a in pending.snapshot.applications}
+    accounting = await ctx.conns.quickbooks()
+    if accounting is not None and target.kind != "none":
+        await reconcile_accounting(ctx, accounting.client, pending, target)
+        await refresh_links(ctx, accounting.client, sorted(touched))
+    psa = await ctx.conns.autotask()
+    if psa is not None:
+        await reconcile_paid_dates(ctx, psa.client, sorted(touched))
+        policy = PublishPolicy(accounting is not None, psa.settings.currency, datetime.now(UTC).date())
+        async with ctx.uow.begin() as tx:
+            await republish(tx, sorted(touched), policy)
+
+
+async def reconcile_accounting(ctx: SyncContext, accounting: Accounting, pending: Pending,
+                               target: AccountingTarget) -> None:
+    pool = ctx.uow.pool
+    snapshot = pending.snapshot
+    account_id = pending.accounting_payment_id
+    if account_id is None and pending.intent_at is None and target.kind == "void":
+        return await _record(ctx, pending.payment_id, None, False, {})  # never written: nothing to reverse
+    customer_id = await customer_for(ctx.uow, accounting, pending.organization_id, snapshot.currency)
+    if account_id is None and pending.intent_at is not None:  # created before a crash, perhaps
+        found = await accounting.find_by_marker("Payment", customer_id, marker(snapshot.payment_id), pending.intent_at)
+        account_id = str(found["Id"]) if found else None
+    if target.kind == "void":
+        if account_id is not None:
+            current = await accounting.get("Payment", account_id)
+            if not is_voided(current):
+                await accounting.void_payment(account_id)
+        return await _record(ctx, pending.payment_id, account_id, True, {})
+    linked = await psa_invoice_store.accounting_ids(pool, list(target.applications))
+    lines = target.lines(linked)
+    written = {i: a for i, a in target.applications.items() if i in linked and a > 0}
+    if account_id is None:
+        await writeback_store.record_intent(pool, snapshot.payment_id)
+        sale = next((t for t in snapshot.transactions if t.type == "sale"), None)
+        created = await accounting.create_payment(
+            customer_id, target.total, lines, snapshot.transaction_id or snapshot.payment_id, memo(snapshot),
+            (sale.at if sale else datetime.now(UTC)).date())
+        return await _record(ctx, pending.payment_id, str(created["Id"]), False, written)
+    current = await accounting.get("Payment", account_id)
+    if is_voided(current):
+        log.warning("accounting payment is voided; not changed", payment_id=snapshot.payment_id)
+        return await _record(ctx, pending.payment_id, account_id, True, {})
+    if not payment_matches(current, target, lines):
+        await accounting.update_payment(current, target.total, lines, memo(snapshot))
+    await _record(ctx, pending.payment_id, account_id, False, written)
+
+
+async def _record(ctx: SyncContext, payment_id: str, account_id: str | None, voided: bool, written: dict) -> None:
+    async with ctx.uow.begin() as tx:
+        await writeback_store.record_written(tx.conn, payment_id, account_id, voided, written)
+
+
+async def refresh_links(ctx: SyncContext, accounting: Accounting, invoice_ids: Sequence[str]) -> None:
+    """Read the touched invoices back (balances moved), so no stale balance makes one look paid."""
+    linked = await psa_invoice_store.accounting_ids(ctx.uow.pool, invoice_ids)
+    updates = [link_update(invoice_id, await accounting.get("Invoice", account_id))
+               for invoice_id, account_id in sorted(linked.items())]
+    async with ctx.uow.begin() as tx:
+        await psa_invoice_store.upsert_links(tx.conn, updates)
+
+
+async def reconcile_paid_dates(ctx: SyncContext, psa: PsaSource, invoice_ids: Sequence[str]) -> None:
+    pool = ctx.uow.pool
+    rows = await psa_invoice_store.psa_totals(pool, invoice_ids)
+    applied = await writeback_store.live_applied(pool, invoice_ids)
+    changes = paid_dates({r["invoice_id"]: r["total"] for r in rows}, applied,
+                         {r["invoice_id"]: r["written_paid_on"] for r in rows}, datetime.now(UTC).date())
+    external = {r["invoice_id"]: r["external_id"] for r in rows}
+    for invoice_id, paid_on in sorted(changes.items()):
+        await psa.write_invoice(external[invoice_id], {"paidDate": paid_on.isoformat() if paid_on else None})
+        await psa_invoice_store.record_paid_date(pool, invoice_id, paid_on)
+

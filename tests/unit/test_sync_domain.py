@@ -1,0 +1,202 @@
+"""Sync's domain rules, without I/O: invoice snapshots and their versions, paid elsewhere, the payment
+write-back plan, PSA paid dates, default contacts, quotes, run plans and watermarks."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing_shared.events.payments import PaymentSnapshot
+from billing_sync.domain import psa
+from billing_sync.domain.directory import ContactChoice, default_contact, is_open, quote_url
+from billing_sync.domain.integrations import INTUIT_TOKEN_URL, image_sources, token_url_for
+from billing_sync.domain.invoices import AccountingLink, compose_psa_record, next_version, paid_elsewhere
+from billing_sync.domain.runs import Watermark, advance, choose_mode, is_due, plan_since, watermarks_after
+from billing_sync.domain.writeback import (
+    accepts, live_applications, newest_per_payment, paid_dates, payment_matches, target_for,
+)
+
+pytestmark = pytest.mark.timeout(30)
+TODAY = date(2026, 11, 27)
+D = Decimal
+
+
+def psa_invoice(**overrides) -> psa.PsaInvoice:
+    row = {"id": 501, "companyID": 678, "invoiceNumber": None, "invoiceTotal": 500.0,
+           "invoiceDateTime": "2026-11-01T00:00:00.000Z", "dueDate": "2026-12-01T00:00:00.000Z", "isVoided": False}
+    return psa.invoice({**row, **overrides})
+
+
+def link(balance: str = "500.00", total: str = "500.00", number: str | None = "1042", **kw) -> AccountingLink:
+    return AccountingLink("77", number, "USD", D(total), D(balance), **kw)
+
+
+def compose(invoice=None, acct=None, ours=D("0"), by_accounting=True):
+    return compose_psa_record(invoice or psa_invoice(), acct, ours, numbered_by_accounting=by_accounting,
+                              default_currency="USD", today=TODAY)
+
+
+# -- PSA rows ----------------------------------------------------------------------------------------
+def test_psa_rows_become_records_with_source_ids_and_exact_money():
+    invoice = psa_invoice(invoiceTotal=123.45)
+    assert (invoice.invoice_id, invoice.organization_id, invoice.total) == ("autotask:501", "autotask:678", D("123.45"))
+    assert (invoice.issued_on, invoice.due_on) == (date(2026, 11, 1), date(2026, 12, 1))
+    contact = psa.contact({"id": 901, "companyID": 678, "firstName": "Ada", "lastName": "Payer", "isActive": 0})
+    assert (contact.contact_id, contact.name, contact.active) == ("autotask:901", "Ada Payer", False)
+    line = psa.invoice_line({"description": "Backup", "quantity": 10.0, "rate": 12.5, "extendedPrice": 125.0})
+    assert line == {"description": "Backup", "quantity": "10", "unit_price": "12.50", "amount": "125.00"}
+
+
+# -- invoice snapshots ---------------------------------------------------------------------------------
+def test_with_accounting_the_number_is_the_doc_number_and_without_a_link_there_is_none():
+    assert compose(acct=link(number="1042")).invoice_number == "1042"
+    assert compose(psa_invoice(invoiceNumber="AT-9")).invoice_number is None
+    assert compose(psa_invoice(invoiceNumber="AT-9"), by_accounting=False).invoice_number == "AT-9"
+
+
+def test_voided_in_the_psa_or_zeroed_in_accounting_is_voided():
+    assert compose(psa_invoice(isVoided=True), link()).status == "voided"
+    assert compose(acct=link(balance="0.00", total="0.00")).status == "voided"
+
+
+def test_paid_elsewhere_only_when_the_balance_is_zero_without_our_own_payments():
+    assert compose(acct=link(balance="0.00")).status == "paid"
+    assert compose(acct=link(balance="0.00")).paid_on == TODAY
+    assert compose(acct=link(balance="0.00", paid_elsewhere_on=date(2026, 11, 20))).paid_on == date(2026, 11, 20)
+    # our own payment brought it to 0: payments' ledger decides; sync keeps saying open
+    assert compose(acct=link(balance="0.00"), ours=D("500.00")).status == "open"
+    assert compose(acct=link(balance="0.00"), ours=D("200.00")).status == "open"
+    assert compose(acct=link(balance="200.00")).status == "open"
+    assert not paid_elsewhere(None, D("0"))
+
+
+def test_versions_grow_only_when_a_published_field_changes():
+    first = next_version(None, compose(acct=link()))
+    assert first is not None and first.version == 1
+    assert next_version(first, compose(acct=link())) is None
+    paid = next_version(first, compose(acct=link(balance="0.00")))
+    assert paid is not None and (paid.version, paid.status) == (2, "paid")
+
+
+def test_a_new_open_invoice_without_a_number_is_not_published_until_numbered():
+    assert next_version(None, compose()) is None
+    assert next_version(None, compose(psa_invoice(isVoided=True))).status == "voided"
+
+
+# -- payment write-back ------------------------------------------------------------------------------
+def snapshot(status="succeeded", sale="500.00", applied="500.00", unapplied="0.00", refund="0.00",
+             applications=(("autotask:501", "500.00"),), payment_id="p1") -> PaymentSnapshot:
+    return PaymentSnapshot.model_validate({
+        "payment_id": payment_id, "transaction_id": "9001", "order_id": payment_id, "organization_id": "autotask:678",
+        "contact_id": "autotask:901", "environment": "client_portal", "method": {"type": "credit_card"},
+        "currency": "USD", "status": status, "sale_amount": sale, "applied_amount": applied,
+        "unapplied_amount": unapplied, "refund_amount": refund, "original_amount": sale,
+        "applications": [{"invoice_id": i, "amount": a} for i, a in applications],
+        "transactions": [{"type": "sale", "amount": sale, "at": "2026-11-27T10:00:00Z", "transaction_id": "9001"}]})
+
+
+def test_the_accounting_target_keeps_the_money_kept_and_the_applications():
+    target = target_for(snapshot())
+    assert (target.kind, target.total) == ("payment", D("500.00"))
+    assert dict(target.applications) == {"autotask:501": D("500.00")}
+    unapplied = target_for(snapshot(applied="0.00", unapplied="500.00", applications=()))
+    assert (unapplied.total, dict(unapplied.applications)) == (D("500.00"), {})
+    refunded = target_for(snapshot(applied="300.00", refund="200.00", applications=(("autotask:502", "300.00"),)))
+    assert (refunded.total, refunded.lines({"autotask:502": "88"})) == (D("300.00"), {"88": D("300.00")})
+    assert target_for(snapshot(status="cancelled")).kind == "void"
+    assert target_for(snapshot(status="charged_back")).kind == "void"
+    assert target_for(snapshot(status="failed")).kind == "none"
+    assert live_applications(snapshot(status="cancelled")) == {}
+
+
+def test_lines_leave_unapplied_what_accounting_does_not_know():
+    target = target_for(snapshot(applications=(("autotask:501", "300.00"), ("upstream:9", "200.00"))))
+    assert target.lines({"autotask:501": "70"}) == {"70": D("300.00")}
+
+
+def test_a_reversed_payment_is_never_revived_by_a_late_snapshot():
+    assert not accepts("cancelled", "succeeded")
+    assert accepts("cancelled", "charged_back")
+    assert accepts("succeeded", "cancelled")
+    assert accepts(None, "succeeded")
+    later = datetime(2026, 11, 27, 11, tzinfo=UTC)
+    kept = newest_per_payment([(later, snapshot(status="cancelled")), (later - timedelta(hours=1), snapshot())])
+    assert [s.status for _, s in kept] == ["cancelled"]
+
+
+def test_an_accounting_payment_matches_when_total_and_lines_agree():
+    current = {"TotalAmt": 500.0, "Line": [{"Amount": 500.0, "LinkedTxn": [{"TxnId": "70", "TxnType": "Invoice"}]}]}
+    target = target_for(snapshot())
+    assert payment_matches(current, target, {"70": D("500.00")})
+    assert not payment_matches(current, target, {"71": D("500.00")})
+    assert not payment_matches({**current, "TotalAmt": 300.0}, target, {"70": D("500.00")})
+
+
+@given(total=st.integers(1, 10_000), applied=st.integers(0, 20_000), written=st.booleans())
+def test_psa_paid_dates_follow_whether_our_payments_cover_the_total(total, applied, written):
+    current = {"i": TODAY if written else None}
+    changes = paid_dates({"i": D(total)}, {"i": D(applied)}, current, TODAY)
+    covered = applied >= total
+    assert changes == ({} if covered == written else {"i": TODAY if covered else None})
+
+
+# -- directory, quotes -------------------------------------------------------------------------------
+def test_the_default_contact_is_accountings_then_billing_then_primary():
+    contacts = [ContactChoice("autotask:1", "p@x.test", True, True, False),
+                ContactChoice("autotask:2", "b@x.test", True, False, True),
+                ContactChoice("autotask:3", "AP@x.test", True, False, False),
+                ContactChoice("autotask:4", "b2@x.test", False, False, True)]
+    assert default_contact(contacts, "ap@x.test ") == "autotask:3"
+    assert default_contact(contacts, None) == "autotask:2"
+    assert default_contact(contacts[:1], "nobody@x.test") == "autotask:1"
+    assert default_contact(contacts[3:], None) is None
+
+
+def test_quote_urls_come_from_the_mapped_user_defined_field():
+    fields = [{"name": "Quote URL", "value": " https://q.example/1 "}, {"name": "Other", "value": "x"}]
+    assert quote_url(fields, "quote url") == "https://q.example/1"
+    assert quote_url([{"name": "Quote URL", "value": "  "}], "Quote URL") is None
+    assert quote_url(fields, None) is None
+    assert is_open(1) and not is_open(2)
+
+
+# -- runs, integrations --------------------------------------------------------------------------------
+def test_first_run_full_then_incremental_from_the_watermarks_minus_the_overlap():
+    assert choose_mode(False, "incremental") == "full"
+    assert choose_mode(True) == "incremental"
+    seen = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    since = plan_since("incremental", {"contacts": Watermark(seen), "invoices": Watermark(None, 5_000_123)},
+                       timedelta(minutes=5))
+    assert since == {"contacts": (seen - timedelta(minutes=5)).isoformat(), "invoices_after_id": 5_000_123}
+    assert plan_since("full", {"contacts": Watermark(seen)}, timedelta(minutes=5)) == {}
+    assert is_due(None, 60, seen) and not is_due(seen, 60, seen + timedelta(minutes=59))
+
+
+def test_progress_checkpoints_and_watermarks_never_go_back():
+    t1, t2 = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    progress = advance({}, "contacts", fetched=500, last_id=1500, changed_at=t2, total=1200)
+    progress = advance(progress, "contacts", fetched=200, last_id=1700, changed_at=t1)
+    assert progress["contacts"]["fetched"] == 700 and progress["contacts"]["after_id"] == 1700
+    started = datetime(2026, 11, 3, tzinfo=UTC)
+    marks = watermarks_after({**progress, "contracts": {"fetched": 0}}, {"contacts": Watermark(t1, None)}, started)
+    assert marks["contacts"] == Watermark(t2, 1700)
+    assert marks["contracts"] == Watermark(started, None)  # nothing seen: from this run's start
+
+
+def test_the_token_url_is_intuits_for_the_real_api_and_the_simulators_otherwise():
+    assert token_url_for("https://quickbooks.api.intuit.com") == INTUIT_TOKEN_URL
+    assert token_url_for("http://127.0.0.1:9102/") == "http://127.0.0.1:9102/oauth2/v1/tokens/bearer"
+    assert image_sources(["accounting", "psa"]) == ("accounting", "psa")
+    with pytest.raises(ValueError):
+        image_sources(["psa", "psa"])
+
+
+def test_records_are_frozen():
+    record = compose(acct=link())
+    with pytest.raises(Exception):
+        record.status = "paid"  # type: ignore[misc]
+    assert replace(record, status="paid").status == "paid"

@@ -1,0 +1,42 @@
+"""QuickBooks pacing on a fake clock: never more than the per-second and per-minute allowances."""
+from __future__ import annotations
+
+import pytest
+
+from billing_sync.adapters.quickbooks_pacing import Pacer
+
+pytestmark = pytest.mark.timeout(10)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_calls_past_the_per_second_allowance_wait_for_the_window_to_move():
+    clock = FakeClock()
+    pacer = Pacer(per_second=3, per_minute=100, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(7):
+        await pacer.admit()
+        sent.append(clock.now)
+    assert sent == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0]
+    assert all(sum(1 for t in sent if start <= t < start + 1) <= 3 for start in sent)
+
+
+async def test_the_per_minute_allowance_holds_over_a_minute():
+    clock = FakeClock()
+    pacer = Pacer(per_second=100, per_minute=5, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(11):
+        await pacer.admit()
+        sent.append(clock.now)
+    assert sent[:5] == [0.0] * 5 and sent[5] == 60.0 and sent[10] == 120.0
