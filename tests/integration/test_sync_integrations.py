@@ -110,12 +110,18 @@ async def test_invoice_images_come_from_the_sources_in_order(infra, database_url
                                 headers={"Authorization": f"Bearer {CLIENT}"}) as response:
             assert response.status == 200 and response.headers["X-Image-Source"] == "psa"
             assert (await response.read()).startswith(b"%PDF")
-        # accounting first: the accounting simulator serves no PDF, so the PSA's is shown
+        # accounting first: its PDF is shown; when accounting cannot answer, the PSA's is
         await api.call("PUT", "/v1/settings/invoice-image", {"sources": ["accounting", "psa"]}, expect=200)
+        async with api.http.get(f"{api.url}/v1/invoices/autotask:501/image",
+                                headers={"Authorization": f"Bearer {MANAGER}"}) as response:
+            assert response.status == 200 and response.headers["X-Image-Source"] == "accounting"
+            assert (await response.read()).startswith(b"%PDF")
+        await sims.acct_call("POST", "/_sim/faults", {"path_contains": "pdf", "status": 500, "code": "500", "count": 1})
         async with api.http.get(f"{api.url}/v1/invoices/autotask:501/image",
                                 headers={"Authorization": f"Bearer {MANAGER}"}) as response:
             assert response.status == 200 and response.headers["X-Image-Source"] == "psa"
         await sims.psa_call("POST", "/_sim/faults", {"entity": "Invoices", "method": "GET", "status": 404, "count": 1})
+        await sims.acct_call("POST", "/_sim/faults", {"path_contains": "pdf", "status": 500, "code": "500", "count": 1})
         missing = await api.call("GET", "/v1/invoices/autotask:501/image", token=MANAGER, expect=404)
         assert missing["error"]["code"] == "not_found"
         await api.call("GET", "/v1/invoices/autotask:404/image", token=MANAGER, expect=404)
