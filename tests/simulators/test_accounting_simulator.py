@@ -449,7 +449,7 @@ async def test_unknown_config_fields_are_refused(sim: Sim) -> None:
 
 
 async def test_an_invoice_can_be_read_as_a_pdf():
-    from aiohttp import BasicAuth
+    from aiohttp import encode_basic_auth
     from aiohttp.test_utils import TestClient, TestServer
 
     from billing_simulators.accounting import AccountingSimConfig, create_app
@@ -457,7 +457,7 @@ async def test_an_invoice_can_be_read_as_a_pdf():
     async with TestClient(TestServer(create_app(AccountingSimConfig()))) as client:
         token = (await (await client.post("/oauth2/v1/tokens/bearer", data={
             "grant_type": "refresh_token", "refresh_token": "sim-refresh-token"},
-            headers={"Authorization": BasicAuth("sim-client", "sim-client-secret").encode()})).json())["access_token"]
+            headers={"Authorization": encode_basic_auth("sim-client", "sim-client-secret")})).json())["access_token"]
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         customer = (await (await client.post("/v3/company/sim-realm/customer", json={"DisplayName": "Acme"},
                                               headers=headers)).json())["Customer"]
