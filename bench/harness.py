@@ -65,7 +65,7 @@ async def infrastructure() -> AsyncIterator[Infra]:
             bootstrap = broker.bootstrap
         admin_url = os.environ.get("DATABASE_URL")
         if not admin_url:
-            postgres = PostgresServer(home / "pg" / "data", port=free_port())
+            postgres = PostgresServer(home / "pg" / "data", port=free_port(), fast=bool(os.environ.get("BENCH_PG_NO_FSYNC")))
             postgres.start()
             admin_url = postgres.url("postgres")
         await wait_until_ready(bootstrap, timeout=120, process=broker_process)
@@ -115,6 +115,53 @@ class PeakRss:
     @property
     def peak_mb(self) -> float:
         return self.peak / 1024 / 1024
+
+
+class CpuMeter:
+    """CPU seconds spent by named processes (with their children) between start() and report()."""
+
+    def __init__(self, **pids: int) -> None:
+        self.pids = pids
+        self._start: dict[str, float] = {}
+
+    @staticmethod
+    def _seconds(pid: int) -> float:
+        try:
+            root = psutil.Process(pid)
+            # this process started the others: only its own time is the load generator's
+            procs = [root] if pid == os.getpid() else [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def start(self) -> None:
+        self._start = {name: self._seconds(pid) for name, pid in self.pids.items()}
+
+    def report(self, wall: float) -> str:
+        used = {name: self._seconds(pid) - self._start.get(name, 0.0) for name, pid in self.pids.items()}
+        return "CPU: " + ", ".join(f"{name} {100 * sec / wall:.0f}%" for name, sec in used.items())
+
+
+def postgres_pid(database_url: str) -> int | None:
+    """The postmaster serving this database (its backends are its children)."""
+    port = int(database_url.rsplit(":", 1)[1].split("/")[0])
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if proc.info["name"] == "postgres" and any(f"-p {port}" in a or a == str(port) for a in proc.info["cmdline"] or []):
+                return proc.pid
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
+            return conn.pid
+    return None
 
 
 def upstream_invoice(n: int, organizations: int = 500, version: int = 1) -> InvoiceUpserted:

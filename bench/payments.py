@@ -4,7 +4,11 @@ and webhook ingress requests per second with signature checks.
     make bench BENCH=payments          (or: .venv/bin/python bench/payments.py [payments])
 
 A payment with a one-time token costs the gateway four calls (vault add, vault read, sale, vault
-delete); one with a stored wallet method costs one (the sale). Both are measured.
+delete); one with a stored wallet method costs one (the sale). Both are measured, each with the CPU
+share of every process over the phase (where the two cores went).
+
+Diagnostics: DB_POOL_SIZE=40 (the service's pool), BENCH_PG_NO_FSYNC=1 (Postgres without fsync, to
+see how much durable commits cost; never how the product runs).
 """
 from __future__ import annotations
 
@@ -28,7 +32,9 @@ from billing_shared.money import money
 from devstack.ports import free_port
 from devstack.processes import start_python, wait_healthy
 
-from harness import infrastructure
+import os
+
+from harness import CpuMeter, infrastructure, postgres_pid
 
 CONCURRENCY = 50
 SIGNING_KEY = "bench-signing-key"
@@ -107,7 +113,7 @@ async def main(count: int) -> None:
             health_url=f"http://127.0.0.1:{sim_port}/health")
         infra.processes.append(sim)
         env = {**infra.service_env(prefix), "HTTP_PORT": str(pay_port), "GATEWAY_BASE_URL": f"http://127.0.0.1:{sim_port}",
-               "GATEWAY_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+               "GATEWAY_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "10"),
                "API_TOKENS": json.dumps([{"token": "bench-admin", "role": "admin"},
                                          {"token": "bench-manager", "role": "manager"}])}
         payments = start_python("payments", "billing_payments", env=env, log_dir=infra.home / "logs",
@@ -135,13 +141,21 @@ async def main(count: int) -> None:
                             for n in range(count)]
             stored_bodies = [{"invoice_id": f"autotask:{n}", "payment_method": {"method_id": method_id}}
                              for n in range(count, 2 * count)]
+            meter = CpuMeter(payments=payments.process.pid, gateway_sim=sim.process.pid, load_client=os.getpid(),
+                             **({"postgres": pg} if (pg := postgres_pid(infra.database_url)) else {}))
             await load(http, f"{base}/v1/payments", token_bodies[:50])  # warm-up
+            meter.start()
             seconds, latencies = await load(http, f"{base}/v1/payments", token_bodies[50:])
             report("payments, one-time token", count - 50, seconds, latencies)
+            print(f"{'':28} {meter.report(seconds)}")
+            meter.start()
             seconds, latencies = await load(http, f"{base}/v1/payments", stored_bodies)
             report("payments, stored method", count, seconds, latencies)
+            print(f"{'':28} {meter.report(seconds)}")
+            meter.start()
             seconds, latencies = await webhooks(http, f"{base}/v1/webhooks/gateway", 4 * count)
             report("webhook ingress (signed)", 4 * count, seconds, latencies)
+            print(f"{'':28} {meter.report(seconds)}")
 
 
 async def _all_there(http: aiohttp.ClientSession, base: str, count: int) -> bool:
