@@ -56,8 +56,10 @@ async def complete_for_payment(conn: asyncpg.Connection, payment_id: str, status
 async def release(conn: asyncpg.Pool | asyncpg.Connection, scope: str, key: str) -> None:
     """Nothing happened under this key (the gateway was unreachable, another payment held the invoice):
     the same key may be used again."""
-    await conn.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND response_status IS NULL",
-                       scope, key)
+    await conn.execute(
+        """DELETE FROM idempotency_keys
+           WHERE scope = $1 AND key = $2 AND response_status IS NULL AND payment_id IS NULL""",
+        scope, key)  # a key that names a recorded payment is never freed here: that payment may be charged
 
 
 async def forget_payment(conn: asyncpg.Pool | asyncpg.Connection, payment_id: str) -> None:

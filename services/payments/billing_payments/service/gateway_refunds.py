@@ -16,15 +16,22 @@ from billing_payments.service.deps import Deps
 log = structlog.get_logger(__name__)
 
 
-async def issue_pending_refunds(deps: Deps, payment_id: str | None = None, *, older_than: float = 0.0) -> int:
+# A row is due when it was never attempted (the request that recorded it sends it at once), or, for
+# the reconciler's retries, when its last attempt (or its creation) is older than the lease.
+_DUE = """r.gateway_status = 'pending' AND (
+            ($1::float8 IS NULL AND r.gateway_attempted_at IS NULL)
+            OR ($1 IS NOT NULL AND coalesce(r.gateway_attempted_at, r.at) <= now() - make_interval(secs => $1)))"""
+
+
+async def issue_pending_refunds(deps: Deps, payment_id: str | None = None, *, retry_after: float | None = None) -> int:
+    """Send the due refund rows (of one payment, or all); `retry_after` is the reconciler's lease."""
     rows = await deps.pool.fetch(
-        """SELECT r.payment_id, r.seq, r.amount, r.gateway_attempted_at, s.transaction_id AS sale_id
-           FROM payment_transactions r
-           JOIN payment_transactions s ON s.payment_id = r.payment_id AND s.type = 'sale'
-           WHERE r.gateway_status = 'pending' AND ($1::uuid IS NULL OR r.payment_id = $1)
-             AND r.at < now() - make_interval(secs => $2)
-           ORDER BY r.at""",
-        uuid.UUID(payment_id) if payment_id else None, older_than,
+        f"""SELECT r.payment_id, r.seq, r.amount, r.gateway_attempted_at, s.transaction_id AS sale_id
+            FROM payment_transactions r
+            JOIN payment_transactions s ON s.payment_id = r.payment_id AND s.type = 'sale'
+            WHERE {_DUE} AND ($2::uuid IS NULL OR r.payment_id = $2)
+            ORDER BY r.at""",
+        retry_after, uuid.UUID(payment_id) if payment_id else None,
     )
     if not rows:
         return 0
@@ -32,11 +39,11 @@ async def issue_pending_refunds(deps: Deps, payment_id: str | None = None, *, ol
     issued = 0
     for row in rows:
         pid, seq = str(row["payment_id"]), row["seq"]
+        if not await _claim(deps, row, retry_after):
+            continue  # another replica (or the request itself) is sending it
         try:
             if row["gateway_attempted_at"] is not None and await _already_refunded(deps, gateway, row):
                 continue
-            await deps.pool.execute("UPDATE payment_transactions SET gateway_attempted_at = now() "
-                                    "WHERE payment_id = $1 AND seq = $2", row["payment_id"], seq)
             result = await gateway.refund(row["sale_id"], row["amount"])
         except (GatewayUnavailable, GatewayOutcomeUnknown) as exc:
             log.warning("gateway refund not confirmed; will retry", payment_id=pid, seq=seq, error=repr(exc))
@@ -51,6 +58,17 @@ async def issue_pending_refunds(deps: Deps, payment_id: str | None = None, *, ol
         if not result.approved:
             log.error("the gateway refused a refund: it needs a person", payment_id=pid, seq=seq, reason=error)
     return issued
+
+
+async def _claim(deps: Deps, row, retry_after: float | None) -> bool:  # type: ignore[no-untyped-def]
+    """An atomic lease on one attempt: of several senders, only the one whose update matches goes on."""
+    return bool(await deps.pool.fetchval(
+        f"""UPDATE payment_transactions r SET gateway_attempted_at = now()
+            WHERE {_DUE} AND r.payment_id = $2 AND r.seq = $3
+              AND r.gateway_attempted_at IS NOT DISTINCT FROM $4
+            RETURNING true""",
+        retry_after, row["payment_id"], row["seq"], row["gateway_attempted_at"],
+    ))
 
 
 async def _already_refunded(deps: Deps, gateway, row) -> bool:  # type: ignore[no-untyped-def]

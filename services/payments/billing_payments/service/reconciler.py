@@ -33,7 +33,7 @@ async def reconcile_once(deps: Deps) -> int:
                 payment = await resolve_pending(tx, payment_id, _outcome(found))
             resolved += 1
             log.info("pending payment resolved", payment_id=payment_id, status=payment.status if payment else None)
-    await issue_pending_refunds(deps, older_than=grace)
+    await issue_pending_refunds(deps, retry_after=grace)
     return resolved
 
 
