@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -164,6 +164,8 @@ def postgres_pid(database_url: str) -> int | None:
     return None
 
 
+ISSUED_ON = date.today() - timedelta(days=3)  # recent: older invoices are not announced
+
 def upstream_invoice(n: int, organizations: int = 500, version: int = 1) -> InvoiceUpserted:
     org = n % organizations
     total = money(f"{100 + n % 900}.00")
@@ -172,7 +174,7 @@ def upstream_invoice(n: int, organizations: int = 500, version: int = 1) -> Invo
         data=InvoiceUpsertedData(
             source="autotask", external_id=str(n), version=version,
             organization=UpstreamOrganization(external_id=str(org), name=f"Organization {org}"),
-            invoice_number=str(10000 + n), issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1), currency="USD",
+            invoice_number=str(10000 + n), issued_on=ISSUED_ON, due_on=ISSUED_ON + timedelta(days=30), currency="USD",
             total=total,
         ),
     )

@@ -126,7 +126,7 @@ async def test_settings_are_per_type_and_for_admins_only(stack):
 
 
 async def test_an_smtp_outage_is_retried_and_the_email_goes_out_when_it_returns(stack):
-    await stack.start(DELIVERY_MAX_ATTEMPTS="100")
+    await stack.start()  # transient failures are retried until the horizon (48 h by default)
     await stack.sink.smtp.stop()
     await stack.publish(BILLING_DIRECTORY, organization_synced(), contact_synced())
     await stack.publish(BILLING_PAYMENTS, payment_succeeded())
@@ -150,7 +150,7 @@ async def test_an_smtp_outage_is_retried_and_the_email_goes_out_when_it_returns(
 
 
 async def test_psa_errors_are_retried_then_the_ticket_fails_visibly(stack):
-    await stack.start()
+    await stack.start(RETRY_HORIZON_SECONDS="2")
     await stack.api("PUT", "/v1/settings/notifications", {"payment.succeeded": {"email": False, "ticket": True}})
     await psa_fault(stack.http, stack.psa.url, count=1000)
     await stack.publish(BILLING_PAYMENTS, payment_succeeded())
@@ -160,8 +160,9 @@ async def test_psa_errors_are_retried_then_the_ticket_fails_visibly(stack):
         return rows and rows[0]
 
     row = await eventually(failed, timeout=30)
-    assert (row["channel"], row["type"], row["attempts"]) == ("ticket", "payment.succeeded", 4)
-    assert "Simulated outage" in row["last_error"] and "gave up after 4 attempts" in row["last_error"]
+    assert (row["channel"], row["type"]) == ("ticket", "payment.succeeded") and row["attempts"] >= 2
+    assert "Simulated outage" in row["last_error"]
+    assert f"gave up after {row['attempts']} attempts over" in row["last_error"]
     events = await stack.notifications(count=2)
     assert [e["event_type"] for e in events] == ["notification.created", "notification.failed"]
     assert events[1]["data"]["reason"] == row["last_error"] and events[1]["data"]["channel"] == "ticket"

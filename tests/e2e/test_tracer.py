@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import aiohttp
 import pytest
@@ -20,13 +20,15 @@ from tests.support import eventually, read_topic
 pytestmark = pytest.mark.timeout(150)
 
 
+ISSUED_ON = date.today() - timedelta(days=3)  # recent: older invoices are not announced
+
 def upstream_invoice(external_id: str, total: str, version: int = 1, number: str | None = "1042") -> InvoiceUpserted:
     return InvoiceUpserted.new(
         producer="psa-relay", organization_id="autotask:678",
         data=InvoiceUpsertedData(
             source="autotask", external_id=external_id, version=version,
             organization=UpstreamOrganization(external_id="678", name="Acme Dental"),
-            invoice_number=number, issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1), currency="USD",
+            invoice_number=number, issued_on=ISSUED_ON, due_on=ISSUED_ON + timedelta(days=30), currency="USD",
             total=money(total),
             lines=[InvoiceLine(description="Managed services", quantity="1", unit_price=money(total),
                                amount=money(total))],

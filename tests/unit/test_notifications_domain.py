@@ -3,7 +3,7 @@ channel switches and the ticket marker. No I/O."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from billing_shared.events.payments import (
     PaymentApplied, PaymentFailed, PaymentMethodAdded, PaymentMethodData, PaymentRefunded, PaymentSettlementFailed,
     PaymentUnapplied, TransactionRow,
 )
+from billing_shared.events.invoices import InvoiceSynced
 from billing_shared.events.sync import (
     ConnectionFailedData, IntegrationConnectionFailed, SyncFailed, SyncFailedData, SyncStalled, SyncStalledData,
 )
@@ -19,7 +20,8 @@ from billing_notifications.domain import messages, tickets
 from billing_notifications.domain.catalog import (
     NOTIFICATION_TYPES, TYPES, ChannelSwitch, default_switches, merge_switches,
 )
-from billing_notifications.domain.triggers import trigger_for
+from billing_notifications.config import NotificationsSettings
+from billing_notifications.domain.triggers import integrations_working, trigger_for
 from tests.e2e.notifications_support import AT, ORG, invoice_synced, payment, payment_succeeded
 
 pytestmark = pytest.mark.timeout(10)
@@ -167,8 +169,71 @@ def test_other_event_classes_still_parse_into_triggers():
     assert trigger_for(failed).dedupe_key == "system:autotask:r9"
     conn = IntegrationConnectionFailed.new(producer="sync", organization_id="system",
                                            data=ConnectionFailedData(integration="autotask", reason="x"))
-    assert trigger_for(conn).dedupe_key == str(conn.event_id)
+    assert trigger_for(conn, episode=3).dedupe_key == "system:autotask:episode-3"
     unsettled = PaymentSettlementFailed.new(producer="payments", organization_id=ORG, data=payment(payment_id="p9"))
     assert trigger_for(unsettled).dedupe_key == "p9"
     declined = PaymentFailed.new(producer="payments", organization_id=ORG, data=payment("failed", payment_id="p8"))
     assert trigger_for(declined).dedupe_key == "p8" and trigger_for(declined).invoice_ids == ()
+
+
+def test_the_settlement_failure_says_what_happened_to_the_payment():
+    """With auto-cancel on the payment arrives cancelled; with it off it stays succeeded (with the
+    failure reason) and its invoices stay paid: the message must not claim a cancellation."""
+    cancelled = messages.render("payment.settlement_failed",
+                                payment("cancelled", failure_reason="account overdrawn"), ctx())
+    assert "It has been cancelled and the invoices it paid are open again." in cancelled.body
+    assert "failed to settle and was cancelled: account overdrawn" in cancelled.description
+
+    kept = messages.render("payment.settlement_failed", payment("succeeded", failure_reason="account overdrawn"),
+                           ctx())
+    for text in (kept.body, kept.description):
+        assert "account overdrawn" in text
+        assert "has been cancelled" not in text and "was cancelled" not in text and "open again" not in text
+    assert "It has not been cancelled: the invoices it paid stay marked as paid for now" in kept.body
+    assert "It was not cancelled (automatic cancellation of unsettled payments is off)" in kept.description
+    assert "its invoices stay paid" in kept.description
+    assert kept.subject == cancelled.subject == "Payment could not be settled: 500.00 USD"
+
+
+def connection_failed(integration: str = "autotask") -> IntegrationConnectionFailed:
+    return IntegrationConnectionFailed.new(producer="sync", organization_id="system",
+                                           data=ConnectionFailedData(integration=integration, reason="401"))
+
+
+def test_connection_failures_of_one_episode_are_one_notification():
+    one, two = trigger_for(connection_failed(), episode=1), trigger_for(connection_failed(), episode=1)
+    assert one.dedupe_key == two.dedupe_key == "system:autotask:episode-1"
+    assert trigger_for(connection_failed(), episode=2).dedupe_key == "system:autotask:episode-2"
+    assert trigger_for(connection_failed("quickbooks"), episode=1).dedupe_key == "system:quickbooks:episode-1"
+
+
+def test_a_completed_autotask_run_shows_both_integrations_work():
+    from tests.e2e.notifications_support import sync_completed
+
+    assert integrations_working(sync_completed(at=AT).data) == ("autotask", "quickbooks")
+
+
+def issued(days_before: int, *, published: datetime = AT, **kw) -> InvoiceSynced:
+    event = invoice_synced(**kw)
+    data = event.data.model_copy(update={"issued_on": published.date() - timedelta(days=days_before)})
+    return event.model_copy(update={"data": data, "occurred_at": published})
+
+
+def test_an_invoice_issued_long_before_the_sync_saw_it_is_not_announced():
+    """Go-live: the first full sync publishes every historical open invoice."""
+    assert trigger_for(issued(31), invoice_max_age_days=30) is None
+    assert trigger_for(issued(30), invoice_max_age_days=30).type == "invoice.available"
+    assert trigger_for(issued(400), invoice_max_age_days=None).type == "invoice.available"  # no limit
+    assert trigger_for(issued(3), invoice_max_age_days=0) is None
+    # judged against when the sync published it, not when this consumer got to it
+    late = issued(10, published=datetime(2026, 1, 10, tzinfo=UTC))
+    assert late.data.issued_on == date(2025, 12, 31) and trigger_for(late, invoice_max_age_days=30) is not None
+
+
+def test_the_invoice_age_setting_defaults_to_30_days_and_can_be_switched_off(monkeypatch):
+    assert NotificationsSettings().invoice_available_max_age_days == 30
+    for off in ("", "null", "None"):
+        monkeypatch.setenv("INVOICE_AVAILABLE_MAX_AGE_DAYS", off)
+        assert NotificationsSettings().invoice_available_max_age_days is None
+    monkeypatch.setenv("INVOICE_AVAILABLE_MAX_AGE_DAYS", "90")
+    assert NotificationsSettings().invoice_available_max_age_days == 90

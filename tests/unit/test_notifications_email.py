@@ -21,3 +21,11 @@ def test_a_resend_is_the_same_message_with_the_same_message_id():
     assert first["Date"] == "Fri, 27 Nov 2026 10:00:00 +0000"
     assert first["X-Billing-Notification-Id"] == "2d3f0c1e-0000-4000-8000-000000000001"
     assert first.get_content().strip() == "Hello Acme Dental,"
+
+
+def test_a_refusal_for_good_is_permanent_but_refused_smtp_credentials_are_retried():
+    from billing_notifications.adapters.smtp_mailer import _by_code
+
+    assert _by_code(550, "no such user").kind == "permanent"
+    assert _by_code(451, "try later").kind == "transient"
+    assert _by_code(535, "authentication failed").kind == "transient"  # an admin fixes SMTP_PASSWORD

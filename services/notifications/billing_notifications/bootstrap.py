@@ -56,10 +56,9 @@ def delivery_worker(runtime: Runtime, s: NotificationsSettings, desk: PsaTicketD
 
     channels = {"email": EmailChannel(mailer(s), recipients, s.staff_email), "ticket": TicketChannel(desk)}
     policy = RetryPolicy(base_seconds=s.retry_base_seconds, max_seconds=s.retry_max_seconds,
-                         max_attempts=s.delivery_max_attempts, wait_seconds=s.address_wait_seconds)
+                         horizon_seconds=s.retry_horizon_seconds, wait_seconds=s.address_wait_seconds)
     return DeliveryWorker(runtime.uow, channels, policy, poll_seconds=s.delivery_poll_seconds,
-                          batch_size=s.delivery_batch_size, concurrency=s.delivery_concurrency,
-                          lease_seconds=s.delivery_lease_seconds)
+                          concurrency=s.delivery_concurrency, lease_seconds=s.delivery_lease_seconds)
 
 
 def freshness_view(runtime: Runtime, s: NotificationsSettings) -> FreshnessView:
@@ -72,7 +71,8 @@ def freshness_view(runtime: Runtime, s: NotificationsSettings) -> FreshnessView:
 
 async def wire(runtime: Runtime) -> None:
     s: NotificationsSettings = runtime.settings  # type: ignore[assignment]
-    for spec in consumers(Intake(staff_email=s.staff_email)):
+    for spec in consumers(Intake(staff_email=s.staff_email,
+                                 invoice_max_age_days=s.invoice_available_max_age_days)):
         runtime.consume(spec.name, spec.topics, spec.handlers)
 
     async def deliver() -> None:

@@ -4,7 +4,7 @@ Retry and polling knobs are settings so that tests can run the same code fast.
 """
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from billing_shared.psa import DEFAULT_BASE_URL
 from billing_shared.settings import ServiceSettings
@@ -38,17 +38,26 @@ class NotificationsSettings(ServiceSettings):
     psa_retry_base_seconds: float = 0.5
     psa_backoff_max_seconds: float = 30.0
 
-    # The delivery worker.
+    # The delivery worker. It claims at most `delivery_concurrency` deliveries at a time, so every
+    # claimed delivery is attempted at once; the lease must outlast one attempt (SMTP and PSA
+    # timeouts, the PSA client's own retries).
     delivery_poll_seconds: float = 0.5
-    delivery_batch_size: int = 20
     delivery_concurrency: int = 4
     # A claimed delivery not recorded within this is taken as crashed (outcome unknown) and retried.
     delivery_lease_seconds: float = 120.0
+    # Transient failures are retried with exponential backoff from RETRY_BASE_SECONDS, capped at
+    # RETRY_MAX_SECONDS, until RETRY_HORIZON_SECONDS after the notification was recorded (or after
+    # an admin re-drove the failed delivery); however many attempts that takes.
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 600.0
-    delivery_max_attempts: int = 8
+    retry_horizon_seconds: float = 48 * 3600.0
     # How long an email waits for the directory to name a recipient before it fails.
     address_wait_seconds: float = 1800.0
+
+    # `invoice.available` is not raised for an invoice issued more than this many days before the
+    # sync published it (a first full sync publishes every historical open invoice). Empty or
+    # "null": no limit.
+    invoice_available_max_age_days: int | None = Field(default=30, ge=0)
 
     # Sync freshness (faust-streaming).
     freshness_enabled: bool = True
@@ -58,6 +67,13 @@ class NotificationsSettings(ServiceSettings):
     # The length of one "interval minute"; only tests shorten it.
     freshness_minute_seconds: float = 60.0
     default_sync_interval_minutes: int = 60
+
+    @field_validator("invoice_available_max_age_days", mode="before")
+    @classmethod
+    def _no_limit(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "null", "none"):
+            return None
+        return value
 
     def psa_configured(self) -> bool:
         return bool(self.psa_username and self.psa_secret and self.psa_integration_code)

@@ -25,11 +25,12 @@ class Claimed:
     email: dict[str, Any] | None
     ticket: dict[str, Any] | None
     created_at: datetime  # when the notification was recorded
+    retry_since: datetime  # when this delivery's retry window opened (recorded, or re-driven)
 
 
 async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_seconds: float) -> list[Claimed]:
     """Take up to `limit` due deliveries. A row still claimed by a lease that ran out was being
-    sent by a worker that died: its outcome is unknown."""
+    sent by a worker that died (or one too slow to keep its lease): its outcome is unknown."""
     rows = await conn.fetch(
         """WITH due AS (
                SELECT id FROM deliveries
@@ -43,10 +44,23 @@ async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_seconds: floa
            FROM due, notifications n
            WHERE d.id = due.id AND n.notification_id = d.notification_id
            RETURNING d.id, d.delivery_id, d.notification_id, d.type, d.organization_id, d.channel, d.attempts,
-                     d.claim_token, d.outcome_unknown, d.recipients, n.email, n.ticket, n.created_at""",
+                     d.claim_token, d.outcome_unknown, d.recipients, n.email, n.ticket, n.created_at,
+                     d.retry_since""",
         limit, lease_seconds,
     )
     return [Claimed(**dict(r)) for r in rows]
+
+
+async def renew_claim(conn: asyncpg.Connection, c: Claimed, *, lease_seconds: float) -> bool:
+    """Right before an attempt: is the claim still ours? If so its lease starts again now. False
+    when another worker has claimed the row since (our lease ran out) or it is no longer pending:
+    then this worker must not attempt it."""
+    renewed = await conn.fetchval(
+        """UPDATE deliveries SET claimed_until = now() + make_interval(secs => $3), updated_at = now()
+           WHERE id = $1 AND claim_token = $2 AND status = 'pending' RETURNING id""",
+        c.id, c.claim_token, lease_seconds,
+    )
+    return renewed is not None
 
 
 async def mark_delivered(conn: asyncpg.Connection, c: Claimed, *, external_id: str | None,
@@ -88,6 +102,34 @@ async def wake_waiting(conn: asyncpg.Connection, organization_id: str) -> None:
         """UPDATE deliveries SET next_attempt_at = now(), updated_at = now()
            WHERE status = 'pending' AND waiting AND organization_id = $1 AND next_attempt_at > now()""",
         organization_id,
+    )
+
+
+async def redrive(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> str | None:
+    """Put a `failed` delivery back to due, with a new retry window; it keeps its notification, so
+    the ticket marker and the email's Message-ID still apply. A ticket is looked up by its marker
+    before it is created again (a failed attempt's create may have happened after all). Answers the
+    delivery's status before the call ('failed' when re-driven), or None when there is no such
+    delivery."""
+    row = await conn.fetchrow("SELECT status FROM deliveries WHERE delivery_id = $1 FOR UPDATE", delivery_id)
+    if row is None:
+        return None
+    if row["status"] == "failed":
+        await conn.execute(
+            """UPDATE deliveries SET status = 'pending', next_attempt_at = now(), retry_since = now(),
+                   finished_at = NULL, waiting = false, claim_token = NULL, claimed_until = NULL,
+                   outcome_unknown = outcome_unknown OR channel = 'ticket', updated_at = now()
+               WHERE delivery_id = $1""",
+            delivery_id,
+        )
+    return row["status"]
+
+
+async def one(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT d.*, n.source_event_id FROM deliveries d JOIN notifications n USING (notification_id)
+           WHERE d.delivery_id = $1""",
+        delivery_id,
     )
 
 

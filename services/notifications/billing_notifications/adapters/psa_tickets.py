@@ -5,7 +5,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from billing_shared.psa import (
-    AutotaskClient, F, PsaBudgetExhausted, PsaError, PsaRateLimited, PsaUnavailable,
+    AutotaskClient, F, PsaAuthError, PsaBudgetExhausted, PsaError, PsaPermissionError, PsaRateLimited,
+    PsaUnavailable,
 )
 from billing_shared.psa.query import wire_value
 
@@ -37,8 +38,13 @@ class PsaTicketDesk:
             # A 5xx or a lost answer: the ticket may exist; the next attempt looks for it first.
             raise SendFailed(Problem(f"creating the ticket failed: {exc}", "transient",
                                      uncertain=True)) from None
-        except PsaError as exc:
-            # Refused (auth, permission, validation): nothing was created; retried in case the
-            # PSA's configuration is fixed meanwhile.
+        except (PsaAuthError, PsaPermissionError) as exc:
+            # Credentials or permissions refused: nothing was created; retried (up to the horizon)
+            # in case the PSA's configuration is fixed meanwhile.
             raise SendFailed(Problem(f"PSA refused the ticket: {exc}", "transient")) from None
+        except PsaError as exc:
+            # Any other 4xx rejects this ticket itself (validation, a missing queue or company):
+            # sending it again cannot help, so it fails at once (an admin can re-drive it).
+            kind = "permanent" if exc.status is not None and 400 <= exc.status < 500 else "transient"
+            raise SendFailed(Problem(f"PSA refused the ticket: {exc}", kind)) from None
 

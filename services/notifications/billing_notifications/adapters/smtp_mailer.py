@@ -70,5 +70,10 @@ class SmtpMailer:
         return str(message["Message-ID"]), [r for r in mail.to if r not in errors]
 
 
+# 5xx refuses for good, except the authentication answers: wrong SMTP credentials are a
+# configuration an admin fixes, and the emails of that window should go out then.
+_AUTH_CODES = {530, 534, 535, 538}
+
+
 def _by_code(code: int, reason: str) -> Problem:
-    return Problem(reason, "permanent" if code >= 500 else "transient")
+    return Problem(reason, "permanent" if code >= 500 and code not in _AUTH_CODES else "transient")

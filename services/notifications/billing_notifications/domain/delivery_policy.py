@@ -1,12 +1,16 @@
 """What happens after one delivery attempt: done, again later, or failed for good (no I/O).
 
 A channel answers each attempt with `Sent` or `Problem`. A problem is
-- `transient`: the other side may work later (SMTP down, PSA errors); retried with exponential
-  backoff until `max_attempts`;
+- `transient`: the other side may work later (SMTP down, PSA errors, refused credentials that an
+  admin may fix); retried with exponential backoff (capped at `max_seconds`) until `horizon_seconds`
+  have passed since the delivery's retry window opened, however many attempts that takes: an
+  outage of hours loses nothing;
 - `waiting`: we lack something another event will bring (no email address in the directory
-  yet); retried until `wait_seconds` after the notification was recorded, whatever the attempts;
-- `permanent`: retrying cannot help (the mail server refused the address for good, no PSA
-  credentials); failed at once.
+  yet); retried until `wait_seconds` after the retry window opened, whatever the attempts;
+- `permanent`: retrying cannot help (the mail server refused the address for good, the PSA
+  rejected the ticket as invalid, no PSA credentials); failed at once.
+The retry window opens when the notification is recorded, and again when an admin re-drives a
+failed delivery (`POST /v1/deliveries/{id}/retry`).
 `uncertain` says the other side may have acted although we saw an error (a ticket create whose
 answer was lost): the next attempt looks before it creates.
 """
@@ -35,12 +39,12 @@ class Problem:
 class RetryPolicy:
     base_seconds: float = 5.0
     max_seconds: float = 600.0
-    max_attempts: int = 8
+    horizon_seconds: float = 48 * 3600.0
     wait_seconds: float = 1800.0
 
     def backoff(self, attempts: int) -> float:
         """Delay after the `attempts`-th failed attempt: base, 2*base, 4*base, ... capped."""
-        return min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        return min(self.max_seconds, self.base_seconds * 2.0 ** min(60, max(0, attempts - 1)))
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,17 @@ class GiveUp:
     reason: str
 
 
+def span(seconds: float) -> str:
+    """A duration as people read it: 45s, 12m, 3.5h."""
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
 def decide(problem: Problem, *, attempts: int, age_seconds: float, policy: RetryPolicy) -> RetryLater | GiveUp:
+    """`age_seconds`: how long the delivery's retry window has been open."""
     if problem.kind == "permanent":
         return GiveUp(problem.reason)
     if problem.kind == "waiting":
@@ -63,12 +77,14 @@ def decide(problem: Problem, *, attempts: int, age_seconds: float, policy: Retry
             return GiveUp(f"{problem.reason} (waited {policy.wait_seconds:.0f}s)")
         delay = min(policy.backoff(attempts), max(0.0, policy.wait_seconds - age_seconds))
         return RetryLater(delay, problem.reason, problem.uncertain)
-    if attempts >= policy.max_attempts:
-        reason = f"{problem.reason} (gave up after {attempts} attempts)"
+    if age_seconds >= policy.horizon_seconds:
+        reason = f"{problem.reason} (gave up after {attempts} attempts over {span(age_seconds)})"
         if problem.uncertain:
             reason += "; the last attempt's outcome is unknown"
         return GiveUp(reason)
-    return RetryLater(policy.backoff(attempts), problem.reason, problem.uncertain)
+    # The last attempt falls on the horizon, not a whole backoff past it.
+    delay = min(policy.backoff(attempts), max(0.0, policy.horizon_seconds - age_seconds))
+    return RetryLater(delay, problem.reason, problem.uncertain)
 
 
 class SendFailed(Exception):

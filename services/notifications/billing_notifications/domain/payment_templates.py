@@ -99,14 +99,28 @@ def payment_charged_back(p: PaymentSnapshot, ctx: Context) -> Parts:
 
 
 def payment_settlement_failed(p: PaymentSnapshot, ctx: Context) -> Parts:
+    """With `auto_cancel_unsettled` on the payment arrives cancelled and its invoices are open
+    again; with it off the payment stays `succeeded` (with the failure reason) and its invoices
+    stay paid until staff decide. The snapshot's status says which happened."""
     total = amount(p.original_amount, p.currency)
     reason = p.failure_reason or "the bank returned the payment"
+    if p.status == "cancelled":
+        consequence = ["It has been cancelled and the invoices it paid are open again."]
+        summary = f"A payment of {total} by {ctx.who} failed to settle and was cancelled: {reason}."
+    elif p.status == "succeeded":
+        consequence = ["It has not been cancelled: the invoices it paid stay marked as paid for now, "
+                       "and we will contact you about settling it."]
+        summary = (f"A payment of {total} by {ctx.who} failed to settle: {reason}. It was not cancelled "
+                   "(automatic cancellation of unsettled payments is off): it still counts as succeeded "
+                   "and its invoices stay paid. Decide whether to cancel it or collect the money otherwise.")
+    else:
+        consequence = [f"The payment is now {p.status}."]
+        summary = f"A payment of {total} by {ctx.who} failed to settle: {reason}. It is now {p.status}."
     return Parts(
         subject=f"Payment could not be settled: {total}",
-        intro=[f"Your payment of {total} by {_method(p)} could not be settled: {reason}.",
-               "It has been cancelled and the invoices it paid are open again."],
+        intro=[f"Your payment of {total} by {_method(p)} could not be settled: {reason}.", *consequence],
         title=f"Settlement failed for {ctx.who}: {total} ({reason})",
-        summary=f"A payment of {total} by {ctx.who} failed to settle and was cancelled: {reason}.",
+        summary=summary,
         facts=[*_payment_facts(p, ctx, "Original amount", p.original_amount), ("Reason", reason)],
     )
 

@@ -2,12 +2,19 @@
 
 A notification exists once per (type, dedupe key). The key is the source event id, or a business
 id where the fact itself can only happen once (a payment succeeds once, an invoice becomes
-available once, a sync run fails once, a stall is raised once per last completed run), so that
-a producer that re-publishes the same fact under a new event id does not notify twice either.
+available once, a sync run fails once, a stall is raised once per last completed run, an
+integration's connection fails once per episode), so that a producer that re-publishes the same
+fact under a new event id does not notify twice either.
+
+Two rules keep go-live quiet: an invoice issued long before the sync published it (a first full
+sync publishes every historical open invoice) is not announced; and a broken integration, whose
+every run and connection test raises `integration.connection_failed`, notifies once per episode:
+until a sync run of that integration completes (adapters/episode_store.py keeps the episode).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from billing_shared.events import Event
 from billing_shared.events.envelope import Data
@@ -33,8 +40,15 @@ class Trigger:
     invoice_ids: tuple[str, ...] = field(default=())
 
 
-def trigger_for(event: Event) -> Trigger | None:
-    """The notification an event raises, if any (no I/O)."""
+def invoice_too_old(issued_on: date, published_on: date, max_age_days: int | None) -> bool:
+    """An invoice issued more than `max_age_days` before the sync published it is history, not news."""
+    return max_age_days is not None and (published_on - issued_on).days > max_age_days
+
+
+def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episode: int | None = None) -> Trigger | None:
+    """The notification an event raises, if any (no I/O). `invoice_max_age_days`: see
+    `invoice_too_old` (None: no limit). `episode`: the integration's current failure episode, for
+    `integration.connection_failed` (without it, each event is its own notification)."""
     kind, data, event_id = event.event_type, event.data, str(event.event_id)
 
     def make(key: str, invoice_ids: tuple[str, ...] = ()) -> Trigger:
@@ -45,6 +59,8 @@ def trigger_for(event: Event) -> Trigger | None:
         invoice: InvoiceSnapshot = data
         if invoice.status != "open" or not invoice.invoice_number:
             return None  # not payable yet: nothing to announce
+        if invoice_too_old(invoice.issued_on, utc(event.occurred_at).date(), invoice_max_age_days):
+            return None  # an old invoice first seen now (go-live): not news to the client
         return make(invoice.invoice_id, (invoice.invoice_id,))
     if kind in ONCE_PER_PAYMENT or kind in ONCE_PER_EVENT:
         payment: PaymentSnapshot = data
@@ -58,5 +74,15 @@ def trigger_for(event: Event) -> Trigger | None:
         since = utc(data.last_completed_at).isoformat() if data.last_completed_at else "never"
         return make(f"{event.organization_id}:{data.integration}:{since}")
     if kind == "integration.connection_failed":
-        return make(event_id)
+        if episode is None:
+            return make(event_id)
+        return make(f"{event.organization_id}:{data.integration}:episode-{episode}")
     return None
+
+
+def integrations_working(completed: Data) -> tuple[str, ...]:
+    """The integrations a completed sync run shows to work: its own, and QuickBooks with Autotask,
+    because a run reads and numbers invoices in QuickBooks when it is configured and fails when
+    QuickBooks refuses (without QuickBooks configured, no QuickBooks failure is raised either)."""
+    integration = completed.integration
+    return ("autotask", "quickbooks") if integration == "autotask" else (integration,)

@@ -38,5 +38,8 @@ def consumers(intake: Intake) -> list[ConsumerSpec]:
             "invoice.voided": directory.on_invoice,
         }),
         ConsumerSpec("notifications-payments", (BILLING_PAYMENTS,), {t: intake.handle for t in PAYMENT_TYPES}),
-        ConsumerSpec("notifications-sync", (BILLING_SYNC,), {t: intake.handle for t in SYNC_TYPES}),
+        ConsumerSpec("notifications-sync", (BILLING_SYNC,), {
+            **{t: intake.handle for t in SYNC_TYPES},
+            "sync.completed": intake.on_sync_completed,  # ends integrations' failure episodes
+        }),
     ]

@@ -1,11 +1,15 @@
-"""`GET /v1/deliveries?type=&status=` (admin): every delivery, newest first, with its outcome."""
+"""`GET /v1/deliveries?type=&status=` (admin): every delivery, newest first, with its outcome; and,
+beyond the contract, `POST /v1/deliveries/{delivery_id}/retry` (admin): re-drive a failed delivery."""
 from __future__ import annotations
 
+import uuid
+
+import structlog
 from aiohttp import web
 
 from billing_shared.runtime import RUNTIME
 from billing_shared.web.app import json_ok
-from billing_shared.web.errors import invalid_request
+from billing_shared.web.errors import ApiError, invalid_request, not_found
 from billing_shared.web.paging import encode_cursor, page_request
 from billing_shared.web.routes import ApiRoutes
 
@@ -14,6 +18,7 @@ from billing_notifications.domain.catalog import NOTIFICATION_TYPES
 
 from .views import DeliveryPage, DeliveryView
 
+log = structlog.get_logger(__name__)
 routes = ApiRoutes()
 STATUSES = ("pending", "delivered", "failed")
 
@@ -37,3 +42,24 @@ async def list_deliveries(request: web.Request) -> web.Response:
     more = len(rows) > page.limit
     return json_ok(DeliveryPage(items=[DeliveryView.of(r) for r in items],
                                 next_cursor=encode_cursor([items[-1]["id"]]) if more else None))
+
+
+@routes.post("/v1/deliveries/{delivery_id}/retry", summary="Re-drive a failed delivery: due again now, with a new "
+             "retry window; the same notification (same ticket marker, same email Message-ID)", roles=("admin",),
+             response=DeliveryView)
+async def retry_delivery(request: web.Request) -> web.Response:
+    try:
+        delivery_id = uuid.UUID(request.match_info["delivery_id"])
+    except ValueError:
+        raise not_found("delivery") from None
+    async with request.app[RUNTIME].pool.acquire() as conn, conn.transaction():
+        before = await delivery_store.redrive(conn, delivery_id)
+        if before is None:
+            raise not_found("delivery")
+        if before != "failed":
+            raise ApiError(409, "delivery_not_failed", f"only a failed delivery can be retried; this one is {before}",
+                           {"status": before})
+        row = await delivery_store.one(conn, delivery_id)
+    log.info("failed delivery re-driven", delivery_id=str(delivery_id), notification_id=str(row["notification_id"]),
+             channel=row["channel"], last_error=row["last_error"])
+    return json_ok(DeliveryView.of(row))

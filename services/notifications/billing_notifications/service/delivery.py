@@ -2,6 +2,11 @@
 backoff, and records each outcome with its `notification.delivered` / `notification.failed` event
 in one transaction (through the outbox).
 
+A worker claims no more deliveries than it attempts at once, so no claimed row waits in a queue
+while its lease runs out; and right before each attempt it renews its claim and skips the row if
+another worker has claimed it since. Together these keep two replicas from sending the same
+delivery, as long as the lease outlasts one attempt.
+
 A crash after sending and before recording leaves the claim's lease to run out; the next claim
 marks the outcome unknown, so a ticket is looked up by its marker before it is created again, and
 an email is sent again with the same Message-ID.
@@ -33,40 +38,72 @@ ATTEMPTS = Counter("billing_notification_attempts_total", "Delivery attempts by 
 
 class DeliveryWorker:
     def __init__(self, uow: UnitOfWork, channels: Mapping[str, Channel], policy: RetryPolicy, *,
-                 poll_seconds: float = 0.5, batch_size: int = 20, concurrency: int = 4,
-                 lease_seconds: float = 120.0, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 poll_seconds: float = 0.5, concurrency: int = 4, lease_seconds: float = 120.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.uow = uow
         self.channels = dict(channels)
         self.policy = policy
         self.poll_seconds = poll_seconds
-        self.batch_size = batch_size
+        self.concurrency = max(1, concurrency)
         self.lease_seconds = lease_seconds
         self.clock = clock
-        self._slots = asyncio.Semaphore(concurrency)
 
     async def run(self) -> None:
-        while True:
-            if await self.run_once() < self.batch_size:
-                await asyncio.sleep(self.poll_seconds)
+        """Keep up to `concurrency` attempts going; claim more as attempts finish."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                free = self.concurrency - len(running)
+                claimed = await self.claim(free) if free > 0 else []
+                for c in claimed:
+                    task = asyncio.create_task(self.attempt(c))
+                    running.add(task)
+                    task.add_done_callback(self._finished(running))
+                if len(running) >= self.concurrency:
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                elif len(claimed) < free:  # nothing more is due now
+                    await asyncio.sleep(self.poll_seconds)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    @staticmethod
+    def _finished(running: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                # Recording failed (the database); the claim's lease runs out and the row is retried.
+                log.error("delivery attempt could not be recorded", error=repr(task.exception()))
+        return done
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        async with self.uow.pool.acquire() as conn:
+            return await delivery_store.claim_due(conn, limit=min(limit, self.concurrency),
+                                                  lease_seconds=self.lease_seconds)
 
     async def run_once(self) -> int:
-        """Claim one batch of due deliveries and attempt each; returns how many were claimed."""
-        async with self.uow.pool.acquire() as conn:
-            claimed = await delivery_store.claim_due(conn, limit=self.batch_size, lease_seconds=self.lease_seconds)
-        await asyncio.gather(*(self._attempt(c) for c in claimed))
+        """Claim up to `concurrency` due deliveries and attempt each; returns how many were claimed."""
+        claimed = await self.claim(self.concurrency)
+        await asyncio.gather(*(self.attempt(c) for c in claimed))
         return len(claimed)
 
-    async def _attempt(self, c: Claimed) -> None:
-        async with self._slots:
-            with structlog.contextvars.bound_contextvars(
-                notification_id=str(c.notification_id), channel=c.channel, attempt=c.attempts,
-            ):
-                try:
-                    outcome = await self.channels[c.channel].deliver(c)
-                except Exception as exc:  # noqa: BLE001 - a bug in one delivery must not stop the others
-                    log.exception("delivery attempt raised")
-                    outcome = Problem(f"unexpected error: {exc!r}", uncertain=True)
-                await self.record(c, outcome)
+    async def attempt(self, c: Claimed) -> None:
+        with structlog.contextvars.bound_contextvars(
+            notification_id=str(c.notification_id), channel=c.channel, attempt=c.attempts,
+        ):
+            async with self.uow.pool.acquire() as conn:
+                mine = await delivery_store.renew_claim(conn, c, lease_seconds=self.lease_seconds)
+            if not mine:
+                ATTEMPTS.labels(c.channel, "claim_lost").inc()
+                log.warning("claim lost before the attempt (its lease ran out); another worker has it")
+                return
+            try:
+                outcome = await self.channels[c.channel].deliver(c)
+            except Exception as exc:  # noqa: BLE001 - a bug in one delivery must not stop the others
+                log.exception("delivery attempt raised")
+                outcome = Problem(f"unexpected error: {exc!r}", uncertain=True)
+            await self.record(c, outcome)
 
     async def record(self, c: Claimed, outcome: Outcome) -> None:
         """The attempt's outcome and its event, in one transaction, under the attempt's claim."""
@@ -75,7 +112,7 @@ class DeliveryWorker:
             if isinstance(outcome, Sent):
                 await self._delivered(tx, c, outcome, now)
                 return
-            decision = decide(outcome, attempts=c.attempts, age_seconds=(now - c.created_at).total_seconds(),
+            decision = decide(outcome, attempts=c.attempts, age_seconds=(now - c.retry_since).total_seconds(),
                               policy=self.policy)
             if isinstance(decision, GiveUp):
                 await self._failed(tx, c, decision.reason, now)

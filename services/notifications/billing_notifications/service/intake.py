@@ -11,23 +11,33 @@ from billing_shared.events.catalog import BILLING_NOTIFICATIONS
 from billing_shared.events.notifications import NotificationCreated
 from billing_shared.outbox import Tx
 
-from billing_notifications.adapters import directory_store, invoice_store, notification_store, settings_store
+from billing_notifications.adapters import (
+    directory_store, episode_store, invoice_store, notification_store, settings_store,
+)
 from billing_notifications.domain import messages
 from billing_notifications.domain.catalog import TYPES
 from billing_notifications.domain.compose import compose
-from billing_notifications.domain.triggers import Trigger, trigger_for
+from billing_notifications.domain.triggers import Trigger, integrations_working, trigger_for
 
 PRODUCER = "notifications"
 
 
 class Intake:
-    def __init__(self, *, staff_email: str | None = None) -> None:
+    def __init__(self, *, staff_email: str | None = None, invoice_max_age_days: int | None = None) -> None:
         self.staff_email = staff_email
+        self.invoice_max_age_days = invoice_max_age_days
 
     async def handle(self, tx: Tx, event: Event) -> None:
-        trigger = trigger_for(event)
+        episode = None
+        if event.event_type == "integration.connection_failed":
+            episode = await episode_store.failing(tx.conn, event.organization_id, event.data.integration)
+        trigger = trigger_for(event, invoice_max_age_days=self.invoice_max_age_days, episode=episode)
         if trigger is not None:
             await self.record(tx, trigger)
+
+    async def on_sync_completed(self, tx: Tx, event: Event) -> None:
+        """A run completed: the integrations it used work again, so their failure episodes end."""
+        await episode_store.working(tx.conn, event.organization_id, integrations_working(event.data))
 
     async def record(self, tx: Tx, trigger: Trigger) -> bool:
         """False when this (type, source) was notified already."""
