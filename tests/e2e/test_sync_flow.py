@@ -219,3 +219,48 @@ async def test_a_run_interrupted_by_a_killed_process_resumes_and_duplicates_noth
         # every page read once, except at most the one in flight when the process died; one count
         assert pages <= calls["by_entity"]["Invoices"]["POST query"] <= pages + 1
         assert max(calls["max_concurrent"].values()) <= 3 and calls["over_thread_limit"] == 0
+
+
+async def test_quickbooks_set_just_after_autotask_still_numbers_the_first_run_and_makes_invoices_payable(
+        infra, system, topic_prefix):
+    names = TopicNames(topic_prefix)
+    await ensure_topics(infra.kafka_bootstrap, names.all())
+    async with simulators(PsaSimConfig(latency_ms=150)) as sims, gateway(system):
+        await asyncio.gather(system.start("sync"), system.start("payments"))
+        payments = system.urls["payments"]
+        api = SyncApi(system.urls["sync"], sims.http, ADMIN)
+        await seed_customer(sims)
+        for external_id, total in ((501, "500.00"), (502, "300.00")):
+            await seed_invoice(sims, external_id, total)
+        # Autotask first: the scheduler starts the first (full) run at once, without QuickBooks
+        await api.call("PUT", "/v1/integrations/autotask", sims.autotask_body(), expect=200)
+
+        async def first_run_going():
+            runs = (await api.call("GET", "/v1/sync/runs", expect=200))["items"]
+            return runs[0] if runs and runs[0]["status"] == "running" and runs[0]["entities"] else None
+        going = await eventually(first_run_going, timeout=30)
+        # QuickBooks a moment later, then "sync now": it answers the run going
+        await api.call("PUT", "/v1/integrations/quickbooks", sims.quickbooks_body(), expect=200)
+        started = await api.call("POST", "/v1/sync/runs", {}, expect=202)
+        assert started["run_id"] == going["run_id"] or started["started"] is True
+        assert (await api.wait_run(started["run_id"]))["status"] == "completed"
+
+        async def numbered_everywhere():  # by that run, or by the follow-up that starts as it ends
+            books = {b["PrivateNote"].rsplit(" ", 1)[1]: b for b in await sims.acct_call("GET", "/_sim/invoices")}
+            if sorted(books) != ["autotask:501", "autotask:502"]:
+                return None
+            for invoice_id, book in books.items():
+                psa_invoice = await sims.psa_call("GET", f"/_sim/invoices/{invoice_id.split(':')[1]}")
+                if psa_invoice["invoiceNumber"] != book["DocNumber"]:
+                    return None
+            return books
+        books = await eventually(numbered_everywhere, timeout=20)
+
+        async def all_payable():
+            found = await payable(sims.http, payments)
+            return found if len(found) == 2 and all(i["payable"] for i in found.values()) else None
+        invoices = await eventually(all_payable, timeout=20)
+        for invoice_id, invoice in invoices.items():
+            assert (invoice["invoice_number"], invoice["status"]) == (books[invoice_id]["DocNumber"], "open")
+        runs = (await api.call("GET", "/v1/sync/runs", expect=200))["items"]
+        assert all(r["status"] == "completed" for r in runs) and len(runs) <= 2, runs

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
 import asyncpg
 import pytest
 
+from billing_shared.db import create_pool
 from billing_shared.events.catalog import BILLING_SYNC
 from billing_shared.kafka.topics import TopicNames
+from billing_shared.migrations import migrate
+from billing_shared.secrets import SecretBox
+from billing_simulators.accounting import AccountingSimConfig
+from billing_sync.adapters import integration_store
+from billing_sync.adapters.connections import Connections
+from billing_sync.domain.integrations import QUICKBOOKS
 from tests.e2e.sync_support import (
     CLIENT, MANAGER, PSA_SECRET, seed_customer, seed_invoice, simulators, sync_in_process, sync_settings,
 )
@@ -126,3 +134,46 @@ async def test_invoice_images_come_from_the_sources_in_order(infra, database_url
         assert missing["error"]["code"] == "not_found"
         await api.call("GET", "/v1/invoices/autotask:404/image", token=MANAGER, expect=404)
         await api.call("PUT", "/v1/settings/invoice-image", {"sources": ["psa", "psa"]}, expect=422)
+
+
+async def test_a_refresh_token_rotated_by_another_replica_is_taken_from_the_database(infra, database_url,
+                                                                                      topic_prefix):
+    # No grace for a rotated refresh token: the previous one dies the moment a new one is handed out.
+    async with simulators(accounting=AccountingSimConfig(refresh_token_grace_seconds=0)) as sims:
+        settings = sync_settings(infra, database_url, topic_prefix)
+        box = SecretBox(settings.secrets_key.get_secret_value())
+        pools = [await create_pool(database_url, "sync"), await create_pool(database_url, "sync")]
+        try:
+            await migrate(pools[0], "sync", "billing_sync")
+            body = sims.quickbooks_body()
+            secrets = {k: body.pop(k) for k in ("client_secret", "refresh_token")}
+            async with pools[0].acquire() as conn:
+                await integration_store.save(conn, box, QUICKBOOKS, body, secrets)
+            async with aiohttp.ClientSession() as http:
+                # two replicas, each with its own clients, sharing one database
+                first, second = (Connections(pool, box, settings, http) for pool in pools)
+                a, b = await first.quickbooks(), await second.quickbooks()
+                assert a is not None and b is not None and a.revision == b.revision
+
+                async def stored_token() -> str:
+                    stored = await integration_store.load(pools[0], box, QUICKBOOKS)
+                    assert stored is not None
+                    return stored.secrets["refresh_token"]
+
+                await a.client.check()  # the first replica rotates the token and stores the new one
+                rotated_by_a = await stored_token()
+                assert rotated_by_a != "sim-refresh-token"
+                await b.client.check()  # its token died: it takes the stored one and rotates again
+                rotated_by_b = await stored_token()
+                assert rotated_by_b not in ("sim-refresh-token", rotated_by_a)
+                await sims.acct_call("POST", "/_sim/oauth/expire-access-tokens")
+                await a.client.check()  # an hour later: the first replica's token died meanwhile
+                assert await stored_token() not in (rotated_by_a, rotated_by_b)
+                await b.client.check()
+                calls = await sims.acct_call("GET", "/_sim/requests")
+                assert calls["token_refreshes"] == 4
+                # the rotations kept the settings' revision: no client was rebuilt
+                assert (await first.quickbooks()).client is a.client and (await second.quickbooks()).client is b.client
+        finally:
+            for pool in pools:
+                await pool.close()

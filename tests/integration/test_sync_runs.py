@@ -9,6 +9,7 @@ import pytest
 
 from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES, BILLING_SYNC
 from billing_shared.kafka.topics import TopicNames
+from billing_shared.web.paging import encode_cursor
 from tests.e2e.sync_support import (
     CLIENT, MANAGER, seed_customer, seed_invoice, simulators, sync_in_process, sync_settings,
 )
@@ -207,3 +208,116 @@ async def test_the_scheduler_starts_the_first_run_by_itself(infra, database_url,
         # not due again before sync_interval_minutes (60) have passed
         await asyncio.sleep(1.5)
         assert len((await api.call("GET", "/v1/sync/runs", expect=200))["items"]) == 1
+
+
+async def _runs(api) -> list[dict]:
+    return (await api.call("GET", "/v1/sync/runs", expect=200))["items"]
+
+
+async def test_quickbooks_set_while_the_psa_steps_run_numbers_in_that_same_run(infra, database_url, topic_prefix):
+    names = TopicNames(topic_prefix)
+    async with simulators() as sims, sync_in_process(sync_settings(infra, database_url, topic_prefix)) as api:
+        await seed_customer(sims)
+        await sims.psa_call("POST", "/_sim/bulk", {"invoices": [
+            {"id": 610_000 + n, "companyID": 678, "invoiceNumber": f"N{n}", "invoiceTotal": 10.0,
+             "invoiceDateTime": "2026-01-01T00:00:00"} for n in range(1200)]})
+        await seed_invoice(sims, 501, "500.00")  # no number yet: accounting gives it one
+        await sims.psa_call("POST", "/_sim/config", {"latency_ms": 300})
+        await api.setup(sims, quickbooks=False)  # the scheduler starts the first run at once
+
+        async def reading_invoices():
+            runs = await _runs(api)
+            going = runs[0] if runs and runs[0]["status"] == "running" else None
+            return going if going and going["entities"].get("invoices", {}).get("fetched", 0) >= 500 else None
+        going = await eventually(reading_invoices, timeout=30)
+        await api.call("PUT", "/v1/integrations/quickbooks", sims.quickbooks_body(), expect=200)
+        joined = await api.call("POST", "/v1/sync/runs", {}, expect=202)
+        assert (joined["run_id"], joined["started"]) == (going["run_id"], False)
+
+        run = await api.wait_run(going["run_id"])
+        assert run["status"] == "completed", run
+        assert run["entities"]["numbering"]["fetched"] == 1  # QuickBooks read when the accounting steps began
+        assert run["follow_up_requested"] is False  # the run took the change in: no follow-up needed
+        [book] = await sims.acct_call("GET", "/_sim/invoices")
+        assert (await sims.psa_call("GET", "/_sim/invoices/501"))["invoiceNumber"] == book["DocNumber"]
+        snapshots = values(await read_topic(infra.kafka_bootstrap, names(BILLING_INVOICES), count=1201, settle=0.5))
+        [numbered] = [s["data"] for s in snapshots if s["data"]["invoice_id"] == "autotask:501"]
+        assert (numbered["invoice_number"], numbered["status"]) == (book["DocNumber"], "open")
+        await asyncio.sleep(1.5)  # the scheduler ticks every 0.5 s: no follow-up run starts
+        assert [r["run_id"] for r in await _runs(api)] == [going["run_id"]]
+
+
+async def test_settings_changed_during_a_run_it_did_not_take_in_start_a_follow_up_as_it_ends(
+        infra, database_url, topic_prefix):
+    async with simulators() as sims, sync_in_process(sync_settings(infra, database_url, topic_prefix)) as api:
+        await seed_customer(sims)
+        await sims.psa_call("POST", "/_sim/bulk", {"invoices": [
+            {"id": 620_000 + n, "companyID": 678, "invoiceNumber": f"F{n}", "invoiceTotal": 10.0,
+             "invoiceDateTime": "2026-01-01T00:00:00"} for n in range(1200)]})
+        await api.setup(sims, quickbooks=False)
+        first = await eventually(lambda: _completed_runs(api, 1), timeout=30)
+        await sims.psa_call("POST", "/_sim/config", {"latency_ms": 300})
+        started = await api.call("POST", "/v1/sync/runs", {"mode": "full"}, expect=202)
+
+        async def going():
+            run = await api.call("GET", f"/v1/sync/runs/{started['run_id']}", expect=200)
+            return run["status"] == "running" and run["entities"].get("invoices", {}).get("fetched", 0) >= 500
+        await eventually(going, timeout=30)
+        # the Autotask settings change mid-run: this run keeps the client it started with
+        await api.call("PUT", "/v1/integrations/autotask", sims.autotask_body(sync_interval_minutes=45), expect=200)
+        again = await api.call("POST", "/v1/sync/runs", {}, expect=202)
+        assert (again["run_id"], again["started"]) == (started["run_id"], False)
+        assert (await api.wait_run(started["run_id"]))["status"] == "completed"
+
+        async def followed():
+            runs = await _runs(api)
+            return runs if len(runs) == 3 and runs[0]["status"] == "completed" else None
+        runs = await eventually(followed, timeout=30)
+        assert [r["trigger"] for r in runs] == ["follow_up", "request", "schedule"]
+        assert [r["run_id"] for r in runs[1:]] == [started["run_id"], first[0]["run_id"]]
+        assert [r["follow_up_requested"] for r in runs] == [False, True, False]
+        assert again["follow_up_requested"] is True  # the POST that joined the run said so
+        await asyncio.sleep(1.5)
+        assert len(await _runs(api)) == 3  # one follow-up, then the schedule again (60 minutes)
+
+
+async def _completed_runs(api, count: int) -> list[dict] | None:
+    runs = await _runs(api)
+    return runs if len(runs) == count and all(r["status"] == "completed" for r in runs) else None
+
+
+async def test_without_accounting_a_psa_paid_date_means_paid_elsewhere(infra, database_url, topic_prefix):
+    names = TopicNames(topic_prefix)
+    async with simulators() as sims, sync_in_process(sync_settings(infra, database_url, topic_prefix)) as api:
+        await seed_customer(sims)
+        await seed_invoice(sims, 501, "500.00", invoiceNumber="H-501", paidDate="2026-11-20T00:00:00")
+        await seed_invoice(sims, 502, "300.00", invoiceNumber="H-502")
+        await api.setup(sims, quickbooks=False)
+        assert (await api.run_to_end())["status"] == "completed"
+        snapshots = values(await read_topic(infra.kafka_bootstrap, names(BILLING_INVOICES), count=2, settle=0.5))
+        by_id = {s["data"]["invoice_id"]: s["data"] for s in snapshots}
+        assert len(snapshots) == 2
+        assert (by_id["autotask:501"]["status"], by_id["autotask:501"]["paid_on"]) == ("paid", "2026-11-20")
+        assert by_id["autotask:501"]["invoice_number"] == "H-501"
+        assert (by_id["autotask:502"]["status"], by_id["autotask:502"]["paid_on"]) == ("open", None)
+
+
+async def test_a_cursor_this_api_did_not_hand_out_is_an_invalid_request(infra, database_url, topic_prefix):
+    async with simulators() as sims, sync_in_process(sync_settings(infra, database_url, topic_prefix)) as api:
+        await seed_customer(sims)
+        await api.setup(sims, quickbooks=False)
+        await eventually(lambda: _completed_runs(api, 1), timeout=30)
+        assert (await api.run_to_end(body={"mode": "full"}))["status"] == "completed"
+        page = await api.call("GET", "/v1/sync/runs?limit=1", expect=200)
+        rest = await api.call("GET", f"/v1/sync/runs?limit=1&cursor={page['next_cursor']}", expect=200)
+        assert [r["trigger"] for r in page["items"] + rest["items"]] == ["request", "schedule"]
+        for cursor in ("not-base64!", encode_cursor(["not a time", "x"]),
+                       encode_cursor(["2026-11-27T10:00:00+00:00", "not-a-uuid"]),
+                       encode_cursor(["2026-11-27T10:00:00", "9b2f3c1e-0000-4000-8000-000000000000"]),
+                       encode_cursor([1, 2]), encode_cursor(["only one"]), encode_cursor({"a": 1})):
+            refused = await api.call("GET", f"/v1/sync/runs?cursor={cursor}", expect=422)
+            assert refused["error"]["code"] == "invalid_request", cursor
+        for path in ("/v1/organizations", "/v1/organizations/autotask:678/contacts", "/v1/sync/payment-writebacks"):
+            refused = await api.call("GET", f"{path}?cursor={encode_cursor([7])}", token=None if "writebacks" in path
+                                     else MANAGER, expect=422)
+            assert refused["error"]["code"] == "invalid_request", path

@@ -4,13 +4,15 @@ duplicate; accounting failures are retried. The sync service runs in-process on 
 database, against the simulators."""
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
 
-from billing_shared.events.catalog import BILLING_PAYMENTS
+from billing_shared.events.catalog import BILLING_INVOICES, BILLING_PAYMENTS
 from billing_shared.events.payments import (
     PaymentApplied, PaymentCancelled, PaymentSnapshot, PaymentSucceeded, PaymentUnapplied,
 )
@@ -20,7 +22,7 @@ from billing_simulators.accounting.state import SIM_STATE
 from tests.e2e.sync_support import (
     Sims, SyncApi, seed_customer, seed_invoice, simulators, sync_in_process, sync_settings,
 )
-from tests.support import eventually
+from tests.support import eventually, read_topic
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -131,9 +133,8 @@ async def test_replayed_payment_events_change_nothing(world):
     again = PaymentSucceeded.new(producer="payments", organization_id="autotask:678", data=first.data,
                                  occurred_at=first.occurred_at)
     await payments.resend(again)  # the same snapshot under a new event id
-    stale = PaymentSucceeded.new(producer="payments", organization_id="autotask:678", data=snapshot("p1", sale="1.00"),
-                                 occurred_at=first.occurred_at.replace(year=2020))
-    await payments.resend(stale)  # an older snapshot arriving late
+    # (A snapshot arriving later in the partition is the newer one, whatever its `occurred_at` says:
+    # see test_a_later_snapshot_wins_even_when_the_senders_clock_is_behind.)
     marker = await payments.publish(PaymentSucceeded, snapshot("p2", sale="300.00",
                                                                applications={"autotask:502": "300.00"},
                                                                transaction_id="4002"))
@@ -232,3 +233,56 @@ async def test_accounting_failures_are_retried_until_the_payment_is_written(worl
     assert row["last_error"] is None and row["attempts"] == 0
     assert len(await books_payments(sims)) == 1
 
+
+
+async def test_a_later_snapshot_wins_even_when_the_senders_clock_is_behind(world):
+    sims, api, payments, books = world
+    sent = await payments.publish(PaymentSucceeded, snapshot("p1"))
+    await settled(api, 1)
+    assert (await sims.psa_call("GET", "/_sim/invoices/501"))["paidDate"] is not None
+    # the cancel comes from a payments replica whose clock is five minutes behind the first one's
+    cancelled = PaymentCancelled.new(
+        producer="payments", organization_id="autotask:678",
+        data=snapshot("p1", status="cancelled", sale="0.00", applied="0.00", applications={}),
+        occurred_at=sent.occurred_at - timedelta(minutes=5))
+    await payments.resend(cancelled)
+    await eventually(lambda: _voided(api, "p1"), timeout=30)
+    [payment] = await books_payments(sims)
+    assert payment["TotalAmt"] == 0 and payment["PrivateNote"] == "Voided"
+    assert (await sims.psa_call("GET", "/_sim/invoices/501"))["paidDate"] is None
+    # and a later "succeeded" (whatever its clock) still never revives it
+    await payments.publish(PaymentSucceeded, snapshot("p1"))
+    await payments.publish(PaymentSucceeded, snapshot("p2", sale="300.00", applications={"autotask:502": "300.00"},
+                                                      transaction_id="4002"))
+    await settled(api, 2)
+    assert [p["TotalAmt"] for p in await books_payments(sims) if p["PaymentRefNum"] == "4001"] == [0]
+
+
+async def test_paid_partly_by_us_and_partly_elsewhere_is_paid_until_our_share_is_cancelled(world, infra,
+                                                                                           topic_prefix):
+    sims, api, payments, books = world
+    names = TopicNames(topic_prefix)
+    ours = snapshot("p1", sale="400.00", applications={"autotask:503": "400.00"})
+    await payments.publish(PaymentSucceeded, ours)
+    await settled(api, 1)
+    invoice_503 = books["autotask:503"]["Id"]
+    assert (await sims.acct_call("GET", f"/_sim/invoices/{invoice_503}"))["Balance"] == 600.0
+    await sims.acct_call("POST", f"/_sim/invoices/{invoice_503}/pay-elsewhere", {"amount": "600.00"})
+    assert (await api.run_to_end())["status"] == "completed"  # reads the balance back: 0
+
+    async def statuses_of_503(count: int):
+        records = await read_topic(infra.kafka_bootstrap, names(BILLING_INVOICES), count=3 + count - 1, settle=0.5)
+        found = [json.loads(r.value)["data"] for r in records]
+        found = [(d["status"], d["paid_on"], d["source_version"]) for d in found if d["invoice_id"] == "autotask:503"]
+        return found if len(found) == count else None
+    [first, paid] = await eventually(lambda: statuses_of_503(2), timeout=30)
+    assert first[0] == "open" and paid[0] == "paid" and paid[1] is not None and paid[2] == first[2] + 1
+    assert (await sims.psa_call("GET", "/_sim/invoices/503"))["paidDate"] is None  # not ours to date
+
+    # our 400 is cancelled: voided in accounting, 400 is due again there, so it is open again here
+    await payments.publish(PaymentCancelled, snapshot("p1", status="cancelled", sale="0.00", applied="0.00",
+                                                      applications={}))
+    await eventually(lambda: _voided(api, "p1"), timeout=30)
+    assert (await sims.acct_call("GET", f"/_sim/invoices/{invoice_503}"))["Balance"] == 400.0
+    [_, _, reopened] = await eventually(lambda: statuses_of_503(3), timeout=30)
+    assert (reopened[0], reopened[1]) == ("open", None)

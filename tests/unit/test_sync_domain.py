@@ -14,10 +14,12 @@ from billing_shared.events.payments import PaymentSnapshot
 from billing_sync.domain import psa
 from billing_sync.domain.directory import ContactChoice, default_contact, is_open, quote_url
 from billing_sync.domain.integrations import INTUIT_TOKEN_URL, image_sources, token_url_for
-from billing_sync.domain.invoices import AccountingLink, compose_psa_record, next_version, paid_elsewhere
+from billing_sync.domain.invoices import (
+    AccountingLink, compose_psa_record, next_version, paid_elsewhere, paid_in_psa,
+)
 from billing_sync.domain.runs import Watermark, advance, choose_mode, is_due, plan_since, watermarks_after
 from billing_sync.domain.writeback import (
-    accepts, live_applications, newest_per_payment, paid_dates, payment_matches, target_for,
+    accepts, by_payment, latest_in_order, live_applications, paid_dates, payment_matches, target_for,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -35,9 +37,9 @@ def link(balance: str = "500.00", total: str = "500.00", number: str | None = "1
     return AccountingLink("77", number, "USD", D(total), D(balance), **kw)
 
 
-def compose(invoice=None, acct=None, ours=D("0"), by_accounting=True):
+def compose(invoice=None, acct=None, ours=D("0"), by_accounting=True, ours_paid_on=None):
     return compose_psa_record(invoice or psa_invoice(), acct, ours, numbered_by_accounting=by_accounting,
-                              default_currency="USD", today=TODAY)
+                              default_currency="USD", today=TODAY, ours_paid_on=ours_paid_on)
 
 
 # -- PSA rows ----------------------------------------------------------------------------------------
@@ -63,15 +65,43 @@ def test_voided_in_the_psa_or_zeroed_in_accounting_is_voided():
     assert compose(acct=link(balance="0.00", total="0.00")).status == "voided"
 
 
-def test_paid_elsewhere_only_when_the_balance_is_zero_without_our_own_payments():
+def test_paid_elsewhere_only_when_the_balance_is_zero_and_not_all_of_it_is_our_own_payments():
     assert compose(acct=link(balance="0.00")).status == "paid"
     assert compose(acct=link(balance="0.00")).paid_on == TODAY
     assert compose(acct=link(balance="0.00", paid_elsewhere_on=date(2026, 11, 20))).paid_on == date(2026, 11, 20)
-    # our own payment brought it to 0: payments' ledger decides; sync keeps saying open
+    # our own payment alone brought it to 0: payments' ledger decides; sync keeps saying open
     assert compose(acct=link(balance="0.00"), ours=D("500.00")).status == "open"
-    assert compose(acct=link(balance="0.00"), ours=D("200.00")).status == "open"
     assert compose(acct=link(balance="200.00")).status == "open"
+    assert compose(acct=link(balance="200.00"), ours=D("300.00")).status == "open"
     assert not paid_elsewhere(None, D("0"))
+
+
+def test_paid_partly_by_us_and_partly_elsewhere_is_paid():
+    # 1000: we took 400, the other 600 was paid in accounting by other means: nothing is left to pay
+    mixed = compose(psa_invoice(invoiceTotal=1000.0),
+                    link(balance="0.00", total="1000.00", paid_elsewhere_on=date(2026, 11, 25)), ours=D("400.00"))
+    assert (mixed.status, mixed.paid_on) == ("paid", date(2026, 11, 25))
+    assert paid_elsewhere(link(balance="0.00", total="1000.00"), D("999.99"))
+    assert not paid_elsewhere(link(balance="0.00", total="1000.00"), D("1000.00"))
+    # our share cancelled (its accounting payment voided): the balance leaves 0, open again
+    assert compose(psa_invoice(invoiceTotal=1000.0), link(balance="400.00", total="1000.00")).status == "open"
+
+
+def test_a_psa_paid_date_sync_did_not_write_means_paid_elsewhere_even_without_accounting():
+    paid = psa_invoice(invoiceNumber="AT-9", paidDate="2026-11-20T00:00:00")
+    record = compose(paid, by_accounting=False)
+    assert (record.invoice_number, record.status, record.paid_on) == ("AT-9", "paid", date(2026, 11, 20))
+    assert next_version(None, record).status == "paid"
+    # the paid date sync wrote for our own payments (or one it wrote and cleared since): ours, open
+    assert compose(paid, by_accounting=False, ours_paid_on=date(2026, 11, 20)).status == "open"
+    # written by our write-back and not yet recorded: our live payments cover the invoice
+    assert compose(paid, by_accounting=False, ours=D("500.00")).status == "open"
+    # partly ours, the PSA shows it paid on another day: paid elsewhere
+    assert compose(paid, by_accounting=False, ours=D("100.00"), ours_paid_on=date(2026, 11, 1)).status == "paid"
+    assert compose(psa_invoice(invoiceNumber="AT-9"), by_accounting=False).status == "open"
+    # with accounting too (not linked yet: no number, so not payable either way)
+    assert compose(paid, acct=link()).status == "paid"
+    assert not paid_in_psa(psa_invoice(), D("0"), None)
 
 
 def test_versions_grow_only_when_a_published_field_changes():
@@ -123,9 +153,22 @@ def test_a_reversed_payment_is_never_revived_by_a_late_snapshot():
     assert accepts("cancelled", "charged_back")
     assert accepts("succeeded", "cancelled")
     assert accepts(None, "succeeded")
-    later = datetime(2026, 11, 27, 11, tzinfo=UTC)
-    kept = newest_per_payment([(later, snapshot(status="cancelled")), (later - timedelta(hours=1), snapshot())])
-    assert [s.status for _, s in kept] == ["cancelled"]
+    assert latest_in_order(None, [snapshot(status="cancelled"), snapshot()]).status == "cancelled"
+    assert latest_in_order("cancelled", [snapshot()]) is None
+    assert latest_in_order("cancelled", [snapshot(), snapshot(status="charged_back")]).status == "charged_back"
+
+
+def test_snapshots_are_taken_in_arrival_order_not_by_the_senders_clock():
+    now = datetime(2026, 11, 27, 11, tzinfo=UTC)
+    # a cancel sent by a payments replica whose clock is 5 minutes behind: still the later snapshot
+    arrived = [(now, snapshot()), (now - timedelta(minutes=5), snapshot(status="cancelled")),
+               (now, snapshot(payment_id="p2"))]
+    grouped = by_payment(arrived)
+    assert list(grouped) == ["p1", "p2"]
+    assert latest_in_order("succeeded", [s for _, s in grouped["p1"]]).status == "cancelled"
+    unapplied = snapshot(applied="0.00", unapplied="500.00", applications=())
+    assert latest_in_order(None, [unapplied, snapshot()]) == snapshot()
+    assert latest_in_order(None, [snapshot(), unapplied]) == unapplied
 
 
 def test_an_accounting_payment_matches_when_total_and_lines_agree():
@@ -185,6 +228,18 @@ def test_progress_checkpoints_and_watermarks_never_go_back():
     marks = watermarks_after({**progress, "contracts": {"fetched": 0}}, {"contacts": Watermark(t1, None)}, started)
     assert marks["contacts"] == Watermark(t2, 1700)
     assert marks["contracts"] == Watermark(started, None)  # nothing seen: from this run's start
+
+
+def test_a_watermark_is_never_later_than_the_runs_start():
+    # a row changed while the run was going (after its page was read) must be read again next time
+    started = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    during = advance({}, "contacts", fetched=1, last_id=7, changed_at=started + timedelta(minutes=40))
+    marks = watermarks_after(during, {"contacts": Watermark(started - timedelta(hours=1))}, started)
+    assert marks["contacts"] == Watermark(started, 7)
+    before = advance({}, "contacts", fetched=1, last_id=7, changed_at=started - timedelta(minutes=1))
+    assert watermarks_after(before, {}, started)["contacts"].changed_at == started - timedelta(minutes=1)
+    since = plan_since("incremental", marks, timedelta(minutes=5))
+    assert since["contacts"] == (started - timedelta(minutes=5)).isoformat()
 
 
 def test_the_token_url_is_intuits_for_the_real_api_and_the_simulators_otherwise():

@@ -2,7 +2,9 @@
 
 One client per integration, rebuilt when the settings' revision moves (a PUT or a DELETE). One
 Autotask request budget for the whole process: every call to the tenant's database shares it. The
-QuickBooks refresh token rotates; each new one is sealed into the integration row before use.
+QuickBooks refresh token rotates; each new one is sealed into the integration row before use (same
+revision: the client that rotated it holds it already). Another replica still holding the previous
+token takes the stored one when QuickBooks refuses its own (invalid_grant), and tries again once.
 """
 from __future__ import annotations
 
@@ -105,9 +107,16 @@ class Connections:
                 await integration_store.replace_secret(self.pool, self.require_box(), QUICKBOOKS,
                                                        "refresh_token", new_token)
 
+        async def stored_token() -> str | None:
+            """The refresh token as stored now: another replica may have rotated (and stored) it."""
+            if not persist_rotation:
+                return None
+            stored = await integration_store.load(self.pool, self.require_box(), QUICKBOOKS)
+            return stored.secrets.get("refresh_token") if stored else None
+
         tokens = TokenProvider(self.session, token_url=self.token_url(settings), client_id=settings.client_id,
                                client_secret=settings.client_secret, refresh_token=settings.refresh_token,
-                               on_rotate=on_rotate)
+                               on_rotate=on_rotate, stored_token=stored_token)
         return Accounting(QuickBooksClient(
             self.session, base_url=self.accounting_base_url(settings.base_url), realm_id=settings.realm_id,
             token_provider=tokens, throttle_wait_seconds=self.settings.quickbooks_throttle_wait_seconds,

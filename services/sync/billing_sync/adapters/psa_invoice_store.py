@@ -130,6 +130,7 @@ class ComposeInput:
     link: AccountingLink | None
     ours: Decimal
     stored: InvoiceRecord | None
+    ours_paid_on: date | None = None  # the last paid date sync wrote on the PSA invoice
 
 
 _PUBLISHED = ("invoice_id, organization_id, source, external_id, version, invoice_number, status, currency, "
@@ -146,11 +147,13 @@ async def compose_inputs(conn: asyncpg.Connection, invoice_ids: Sequence[str]) -
                    p.voided AS p_voided, p.voided_at AS p_voided_at, p.paid_on AS p_paid,
                    a.accounting_id, a.doc_number, a.currency AS a_currency, a.total AS a_total,
                    a.balance AS a_balance, a.paid_elsewhere_on,
-                   coalesce(w.ours, 0) AS ours, i.invoice_id IS NOT NULL AS stored,
+                   coalesce(w.ours, 0) AS ours, d.last_set_on AS ours_paid_on,
+                   i.invoice_id IS NOT NULL AS stored,
                    {", ".join("i." + c for c in _PUBLISHED.split(", "))}
             FROM psa_invoices p
             LEFT JOIN accounting_invoices a ON a.invoice_id = p.invoice_id
             LEFT JOIN invoices i ON i.invoice_id = p.invoice_id
+            LEFT JOIN psa_paid_dates d ON d.invoice_id = p.invoice_id
             LEFT JOIN (SELECT invoice_id, sum(greatest(desired_amount, written_amount)) AS ours
                        FROM writeback_applications WHERE invoice_id = ANY($1::text[]) GROUP BY invoice_id) w
                    ON w.invoice_id = p.invoice_id
@@ -165,7 +168,8 @@ async def compose_inputs(conn: asyncpg.Connection, invoice_ids: Sequence[str]) -
                          r["p_due"], r["p_voided"], r["p_voided_at"], r["p_paid"])
         link = (AccountingLink(r["accounting_id"], r["doc_number"], r["a_currency"], r["a_total"], r["a_balance"],
                                r["paid_elsewhere_on"]) if r["accounting_id"] else None)
-        out.append(ComposeInput(psa, link, r["ours"] or ZERO, record_from_row(r) if r["stored"] else None))
+        out.append(ComposeInput(psa, link, r["ours"] or ZERO, record_from_row(r) if r["stored"] else None,
+                                r["ours_paid_on"]))
     return out
 
 
@@ -213,7 +217,9 @@ async def psa_totals(conn: Db, invoice_ids: Sequence[str]) -> list[asyncpg.Recor
 
 
 async def record_paid_date(conn: Db, invoice_id: str, paid_on: date | None) -> None:
+    """The paid date sync just wrote on the PSA invoice (None: cleared); the last one set is kept."""
     await conn.execute(
-        """INSERT INTO psa_paid_dates (invoice_id, paid_on) VALUES ($1, $2)
-           ON CONFLICT (invoice_id) DO UPDATE SET paid_on = EXCLUDED.paid_on, updated_at = now()""",
+        """INSERT INTO psa_paid_dates AS d (invoice_id, paid_on, last_set_on) VALUES ($1, $2, $2)
+           ON CONFLICT (invoice_id) DO UPDATE SET paid_on = EXCLUDED.paid_on,
+               last_set_on = coalesce(EXCLUDED.paid_on, d.last_set_on), updated_at = now()""",
         invoice_id, paid_on)

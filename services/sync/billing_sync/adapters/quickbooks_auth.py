@@ -3,7 +3,9 @@
 QuickBooks rotates the refresh token: every refresh may hand back a new one and the
 old one dies soon after. The new token is given to `on_rotate` (which stores it,
 encrypted) BEFORE the new access token is used, so a crash can never leave us with
-only a dead refresh token on disk.
+only a dead refresh token on disk. Several processes share one stored token: when
+QuickBooks refuses ours (invalid_grant) and `stored_token` gives another, another
+process rotated it; the refresh is tried once more with that one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from .quickbooks_errors import QuickBooksAuthError, QuickBooksUnavailable
 log = structlog.get_logger(__name__)
 
 OnRotate = Callable[[str], Awaitable[None]]
+# The refresh token as stored now (None: none stored). Another process sharing the integration may
+# have rotated it since this one read it: the old one then dies, and QuickBooks answers invalid_grant.
+StoredToken = Callable[[], Awaitable[str | None]]
 
 
 class TokenProvider:
@@ -34,6 +39,7 @@ class TokenProvider:
         client_secret: str | SecretStr,
         refresh_token: str | SecretStr,
         on_rotate: OnRotate,
+        stored_token: StoredToken | None = None,
         refresh_margin_seconds: float = 60.0,
         request_timeout_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -44,6 +50,7 @@ class TokenProvider:
         self._client_secret = SecretStr(_reveal(client_secret))
         self._refresh_token = SecretStr(_reveal(refresh_token))
         self._on_rotate = on_rotate
+        self._stored_token = stored_token
         self._margin = refresh_margin_seconds
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_seconds)
         self._clock = clock
@@ -78,7 +85,18 @@ class TokenProvider:
         return self._access is not None and self._clock() < self._access_valid_until
 
     async def _refresh_locked(self) -> None:
-        body = await self._post_refresh()
+        try:
+            body = await self._post_refresh()
+        except QuickBooksAuthError as refused:
+            # Another process may have rotated the token (and stored the new one): take it, once.
+            if refused.reason != "invalid_grant" or self._stored_token is None:
+                raise
+            stored = await self._stored_token()
+            if not stored or stored == self._refresh_token.get_secret_value():
+                raise
+            log.info("quickbooks.refresh_token_reloaded")
+            self._refresh_token = SecretStr(stored)
+            body = await self._post_refresh()
         try:
             access = str(body["access_token"])
             expires_in = float(body.get("expires_in", 3600))

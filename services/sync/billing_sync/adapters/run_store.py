@@ -9,7 +9,8 @@ import asyncpg
 from billing_sync.adapters.db import Db
 from billing_sync.domain.runs import Watermark
 
-_RUN = "run_id, integration, mode, status, trigger, since, progress, reason, started_at, finished_at"
+_RUN = ("run_id, integration, mode, status, trigger, since, progress, reason, started_at, finished_at, "
+        "rerun_requested")
 
 
 async def create(conn: asyncpg.Connection, run_id: uuid.UUID, integration: str, mode: str, trigger: str,
@@ -33,7 +34,7 @@ async def get(conn: Db, run_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_RUN} FROM sync_runs WHERE run_id = $1", run_id)
 
 
-async def recent(conn: Db, before: tuple[Any, str] | None, limit: int) -> list[asyncpg.Record]:
+async def recent(conn: Db, before: tuple[Any, uuid.UUID] | None, limit: int) -> list[asyncpg.Record]:
     if before is None:
         return await conn.fetch(f"SELECT {_RUN} FROM sync_runs ORDER BY started_at DESC, run_id DESC LIMIT $1", limit)
     return await conn.fetch(
@@ -50,22 +51,54 @@ async def save_progress(conn: asyncpg.Connection, run_id: uuid.UUID, entity: str
     return status.endswith(" 1")
 
 
-async def finish(conn: asyncpg.Connection, run_id: uuid.UUID, status: str, reason: str | None = None) -> bool:
+async def finish(conn: asyncpg.Connection, run_id: uuid.UUID, status: str, reason: str | None = None, *,
+                 settings_current: bool = False) -> bool:
+    """End the run; `settings_current`: it used the integration settings as they are now, so a
+    follow-up requested meanwhile is not needed (the caller read them under `lock_running`)."""
     result = await conn.execute(
-        """UPDATE sync_runs SET status = $2, reason = $3, finished_at = now()
-           WHERE run_id = $1 AND status = 'running'""", run_id, status, reason)
+        """UPDATE sync_runs SET status = $2, reason = $3, finished_at = now(),
+               rerun_requested = rerun_requested AND NOT $4
+           WHERE run_id = $1 AND status = 'running'""", run_id, status, reason, settings_current)
     return result.endswith(" 1")
+
+
+async def lock_running(conn: asyncpg.Connection, run_id: uuid.UUID) -> bool:
+    """Lock the run's row before reading what it depends on (the integration revisions): a settings
+    change that requests a follow-up locks the same row first, so either it waits for the run to end
+    (and changes nothing the run used) or the run sees its revision. False when no longer running."""
+    return await conn.fetchval(
+        "SELECT true FROM sync_runs WHERE run_id = $1 AND status = 'running' FOR UPDATE", run_id) is not None
+
+
+async def request_rerun(conn: asyncpg.Connection, integration: str) -> bool:
+    """An integration's settings are changing: the running run (if any) is followed by another as soon
+    as it ends. Call before changing them, in the same transaction (see `lock_running`)."""
+    status = await conn.execute(
+        "UPDATE sync_runs SET rerun_requested = true WHERE integration = $1 AND status = 'running'", integration)
+    return status.endswith(" 1")
+
+
+async def forget_progress(conn: asyncpg.Connection, run_id: uuid.UUID, entities: list[str]) -> bool:
+    """Drop entities' progress (the run goes over those steps again); False when no longer running."""
+    status = await conn.execute(
+        "UPDATE sync_runs SET progress = progress - $2::text[] WHERE run_id = $1 AND status = 'running'",
+        run_id, entities)
+    return status.endswith(" 1")
 
 
 async def cancel_running(conn: asyncpg.Connection, integration: str, reason: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"""UPDATE sync_runs SET status = 'cancelled', reason = $2, finished_at = now()
+        f"""UPDATE sync_runs SET status = 'cancelled', reason = $2, finished_at = now(), rerun_requested = false
             WHERE integration = $1 AND status = 'running' RETURNING {_RUN}""", integration, reason)
 
 
 async def last_started(conn: Db, integration: str) -> asyncpg.Record | None:
+    """When the newest run started, whether any run completed, and whether the newest one asked for a
+    follow-up (settings changed while it was going)."""
     return await conn.fetchrow(
-        """SELECT max(started_at) AS started_at, bool_or(status = 'completed') AS completed
+        """SELECT max(started_at) AS started_at, bool_or(status = 'completed') AS completed,
+                  coalesce((SELECT r.rerun_requested FROM sync_runs r WHERE r.integration = $1
+                            ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1), false) AS rerun_requested
            FROM sync_runs WHERE integration = $1""", integration)
 
 

@@ -91,10 +91,22 @@ class AccountingLink:
 
 
 def paid_elsewhere(link: AccountingLink | None, ours: Decimal) -> bool:
-    """Paid by other means: the accounting balance is 0 even without the payments sync wrote for our
-    own payments (`ours`, applied to this invoice). Our own payments never make an invoice `paid`
-    here: payments' ledger decides that, and a cancel there must not be overridden."""
-    return link is not None and link.balance + ours == 0
+    """Paid, at least partly, by other means: the accounting balance is 0 and the payments sync wrote
+    for our own payments (`ours`, applied to this invoice) do not account for all of it.
+
+    Our own payments alone never make an invoice `paid` here: payments' ledger decides that, and a
+    cancel there must not be overridden. When our share of a mixed invoice is cancelled, its
+    accounting payment is voided, the balance leaves 0 and the invoice is `open` again."""
+    return link is not None and link.balance == 0 and link.total - ours > 0
+
+
+def paid_in_psa(psa: PsaInvoice, ours: Decimal, ours_paid_on: date | None) -> bool:
+    """The PSA shows a paid date that sync did not write for our own payments: paid by other means.
+
+    `ours_paid_on` is the last paid date sync wrote on this PSA invoice (kept after it clears it
+    again, so that a mirror read before the clear is not taken for a payment elsewhere); a PSA paid
+    date while our live payments cover the invoice is ours too (written, not yet recorded)."""
+    return psa.paid_on is not None and psa.paid_on != ours_paid_on and ours < psa.total
 
 
 def voided_in_accounting(psa: PsaInvoice, link: AccountingLink | None) -> bool:
@@ -105,11 +117,14 @@ def voided_in_accounting(psa: PsaInvoice, link: AccountingLink | None) -> bool:
 def compose_psa_record(
     psa: PsaInvoice, link: AccountingLink | None, ours: Decimal, *, numbered_by_accounting: bool,
     default_currency: str, today: date, lines: tuple[dict[str, Any], ...] = (),
+    ours_paid_on: date | None = None,
 ) -> InvoiceRecord:
     """The snapshot of a PSA invoice (version 0: `next_version` decides the real one).
 
     The number is accounting's DocNumber when accounting is integrated (an invoice without a link has
-    none, so it is not payable); without an accounting integration it is the PSA's own number."""
+    none, so it is not payable); without an accounting integration it is the PSA's own number.
+    `paid` means paid by other means: in accounting (balance 0, not all of it ours) or in the PSA (a
+    paid date sync did not write, `ours_paid_on` being the last one it wrote)."""
     number = (link.doc_number if link else None) if numbered_by_accounting else psa.invoice_number
     status: InvoiceStatus = "open"
     paid_on = None
@@ -117,6 +132,8 @@ def compose_psa_record(
         status = "voided"
     elif paid_elsewhere(link, ours):
         status, paid_on = "paid", (link.paid_elsewhere_on if link and link.paid_elsewhere_on else today)
+    elif paid_in_psa(psa, ours, ours_paid_on):
+        status, paid_on = "paid", psa.paid_on
     return InvoiceRecord(
         invoice_id=psa.invoice_id, organization_id=psa.organization_id, source="autotask",
         external_id=str(psa.external_id), version=0, invoice_number=number, status=status,

@@ -81,12 +81,17 @@ def public_progress(progress: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def watermarks_after(progress: Mapping[str, Any], previous: Mapping[str, Watermark],
                      started_at: datetime) -> dict[str, Watermark]:
-    """What a completed run leaves for the next one: the newest change seen, never older than what was
-    there before; the run's start when it saw no change stamp at all (nothing older is unseen)."""
+    """What a completed run leaves for the next one: the newest change seen, but never later than the
+    run's start (a row changed while the run was going may have been read before it changed, or its
+    page passed already: the next run must look at it again), and never older than what was there
+    before; the run's start when it saw no change stamp at all (nothing older is unseen). The overlap
+    window of `plan_since` still covers clock skew between the PSA and us."""
     marks = dict(previous)
     for entity, p in progress.items():
         old = previous.get(entity, Watermark())
         seen = datetime.fromisoformat(p["max_changed_at"]) if p.get("max_changed_at") else None
+        if seen is not None:
+            seen = min(seen, started_at)
         changed_at = max((t for t in (old.changed_at, seen) if t is not None), default=started_at)
         last_ids = [i for i in (old.last_id, p.get("max_id")) if i is not None]
         marks[entity] = Watermark(changed_at, max(last_ids) if last_ids else None)

@@ -58,14 +58,29 @@ def accepts(stored_status: str | None, incoming_status: str) -> bool:
     return stored_status not in REVERSED or incoming_status in REVERSED
 
 
-def newest_per_payment(snapshots: Iterable[tuple[Any, PaymentSnapshot]]) -> list[tuple[Any, PaymentSnapshot]]:
-    """(occurred_at, snapshot) pairs -> the newest per payment id."""
-    newest: dict[str, tuple[Any, PaymentSnapshot]] = {}
-    for at, snapshot in snapshots:
-        kept = newest.get(snapshot.payment_id)
-        if kept is None or at > kept[0]:
-            newest[snapshot.payment_id] = (at, snapshot)
-    return list(newest.values())
+def latest_in_order(stored_status: str | None,
+                    snapshots: Iterable[PaymentSnapshot]) -> PaymentSnapshot | None:
+    """The snapshot of one payment to keep, out of those that arrived (in arrival order) after what is
+    stored (`stored_status`, None when nothing is): the last one, except that a reversed payment
+    stays reversed (a snapshot that would revive it is skipped). None when none is acceptable.
+
+    Arrival order (the partition's order: payment events are keyed by organization) is authoritative;
+    the envelope's `occurred_at` is the sender's clock, which may differ between payments replicas.
+    Replays of the same event never get here (the inbox drops them)."""
+    status = stored_status
+    kept: PaymentSnapshot | None = None
+    for snapshot in snapshots:
+        if accepts(status, snapshot.status):
+            kept, status = snapshot, snapshot.status
+    return kept
+
+
+def by_payment(items: Iterable[tuple[Any, PaymentSnapshot]]) -> dict[str, list[tuple[Any, PaymentSnapshot]]]:
+    """(occurred_at, snapshot) pairs grouped per payment id, each group in arrival order."""
+    grouped: dict[str, list[tuple[Any, PaymentSnapshot]]] = {}
+    for at, snapshot in items:
+        grouped.setdefault(snapshot.payment_id, []).append((at, snapshot))
+    return grouped
 
 
 def payment_matches(current: Mapping[str, Any], target: AccountingTarget, lines: Mapping[str, Decimal]) -> bool:

@@ -11,6 +11,7 @@ from billing_shared.web.routes import ApiRoutes
 
 from billing_sync.adapters import integration_store
 from billing_sync.domain.directory import quote_url
+from billing_sync.entrypoints.cursors import text_after
 from billing_sync.entrypoints.views import ContactPage, ContactView, QuotePage, QuoteView
 from billing_sync.service.context import SYNC
 from billing_sync.service.directory import contact_name
@@ -22,7 +23,7 @@ CLIENT_QUOTES_KEY = "client_quotes"
 @routes.get("/v1/organizations", summary="Mirrored organizations", roles=("manager",))
 async def list_organizations(request: web.Request) -> web.Response:
     page = page_request(request)
-    after = page.after[0] if page.after else ""
+    after = text_after(page)
     rows = await request.app[SYNC].uow.pool.fetch(
         """SELECT organization_id, name, active, default_contact_id FROM organizations
            WHERE organization_id > $1 ORDER BY organization_id LIMIT $2""",
@@ -41,7 +42,7 @@ async def list_contacts(request: web.Request) -> web.Response:
     rows = await request.app[SYNC].uow.pool.fetch(
         """SELECT contact_id, organization_id, first_name, last_name, email, active, is_primary, is_billing
            FROM contacts WHERE organization_id = $1 AND contact_id > $2 ORDER BY contact_id LIMIT $3""",
-        request.match_info["id"], page.after[0] if page.after else "", page.limit + 1,
+        request.match_info["id"], text_after(page), page.limit + 1,
     )
     items = [ContactView(contact_id=r["contact_id"], organization_id=r["organization_id"], name=contact_name(r),
                          email=r["email"], active=r["active"], primary=r["is_primary"], billing=r["is_billing"])
@@ -62,7 +63,7 @@ async def list_quotes(request: web.Request) -> web.Response:
     rows = await ctx.uow.pool.fetch(
         """SELECT opportunity_id, organization_id, title, amount, user_fields FROM opportunities
            WHERE organization_id = $1 AND status = 1 AND opportunity_id > $2 ORDER BY opportunity_id LIMIT $3""",
-        organization_id, page.after[0] if page.after else "", page.limit + 1,
+        organization_id, text_after(page), page.limit + 1,
     )
     psa = await ctx.conns.autotask()
     field = psa.settings.quote_url_field if psa else None

@@ -49,6 +49,7 @@ async def put_autotask(request: web.Request) -> web.Response:
     settings = AutotaskSettings(**body.model_dump(exclude={"secret"}), secret=secret)
     shown, secrets = _split(settings)
     async with ctx.uow.begin() as tx:
+        await run_store.request_rerun(tx.conn, AUTOTASK)  # first: see run_store.lock_running
         await integration_store.save(tx.conn, ctx.conns.require_box(), AUTOTASK, shown, secrets)
     ctx.runs_wake.set()
     return json_ok(settings.shown())
@@ -84,7 +85,11 @@ async def put_quickbooks(request: web.Request) -> web.Response:
         raise invalid_request(str(exc), {"field": "base_url"}) from None
     shown, secrets = _split(settings)
     async with ctx.uow.begin() as tx:
+        # A run going now reads QuickBooks when its accounting steps begin; if they began already, it
+        # is followed by another as soon as it ends.
+        await run_store.request_rerun(tx.conn, AUTOTASK)  # first: see run_store.lock_running
         await integration_store.save(tx.conn, ctx.conns.require_box(), QUICKBOOKS, shown, secrets)
+    ctx.runs_wake.set()
     return json_ok(settings.shown())
 
 
@@ -107,6 +112,8 @@ async def delete_integration(request: web.Request) -> web.Response:
     async with ctx.uow.begin() as tx:
         if name == AUTOTASK:
             await run_store.cancel_running(tx.conn, AUTOTASK, "the Autotask integration was deleted")
+        else:
+            await run_store.request_rerun(tx.conn, AUTOTASK)  # the run going on may still use it
         if not await integration_store.delete(tx.conn, name):
             raise not_found("integration")
     ctx.runs_wake.set()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from aiohttp import web
 
@@ -13,6 +12,7 @@ from billing_shared.web.routes import ApiRoutes
 
 from billing_sync.adapters import run_store
 from billing_sync.domain.runs import public_progress
+from billing_sync.entrypoints.cursors import time_and_id_before
 from billing_sync.entrypoints.views import RunIn, RunPage, RunStarted, RunView, parse
 from billing_sync.service.context import SYNC
 from billing_sync.service.runs import request_run
@@ -24,7 +24,8 @@ def run_view(row) -> RunView:  # type: ignore[no-untyped-def]
     return RunView(run_id=str(row["run_id"]), integration=row["integration"], mode=row["mode"],
                    status=row["status"], trigger=row["trigger"], started_at=row["started_at"],
                    finished_at=row["finished_at"], reason=row["reason"],
-                   entities=public_progress(row["progress"]))  # type: ignore[arg-type]
+                   entities=public_progress(row["progress"]),  # type: ignore[arg-type]
+                   follow_up_requested=row["rerun_requested"])
 
 
 @routes.post("/v1/sync/runs", summary="Start a sync run now (or answer the one going)", roles=("admin",),
@@ -36,7 +37,12 @@ async def start_run(request: web.Request) -> web.Response:
     if psa is None:
         raise ApiError(409, "integration_not_configured", "set the Autotask integration first")
     run_id, started = await request_run(ctx, "request", psa.settings.sync_interval_minutes, body.mode)
-    return json_ok(RunStarted(run_id=str(run_id), started=started), status=202)
+    follow_up = False
+    if not started:
+        row = await run_store.get(ctx.uow.pool, run_id)
+        follow_up = bool(row and row["status"] == "running" and row["rerun_requested"])
+        ctx.runs_wake.set()  # the scheduler looks again (a run may have just ended)
+    return json_ok(RunStarted(run_id=str(run_id), started=started, follow_up_requested=follow_up), status=202)
 
 
 @routes.get("/v1/sync/runs/{id}", summary="A sync run and its progress per entity", roles=("admin",),
@@ -55,8 +61,7 @@ async def get_run(request: web.Request) -> web.Response:
 @routes.get("/v1/sync/runs", summary="Sync runs, newest first", roles=("admin",), response=RunPage)
 async def list_runs(request: web.Request) -> web.Response:
     page = page_request(request)
-    before = (datetime.fromisoformat(page.after[0]), page.after[1]) if page.after and len(page.after) == 2 else None
-    rows = await run_store.recent(request.app[SYNC].uow.pool, before, page.limit + 1)
+    rows = await run_store.recent(request.app[SYNC].uow.pool, time_and_id_before(page), page.limit + 1)
     items = rows[: page.limit]
     cursor = encode_cursor([items[-1]["started_at"].isoformat(), str(items[-1]["run_id"])]) \
         if len(rows) > page.limit else None

@@ -11,6 +11,7 @@ from billing_shared.web.paging import next_cursor, page_request
 from billing_shared.web.routes import ApiRoutes
 
 from billing_sync.adapters import integration_store, writeback_store
+from billing_sync.entrypoints.cursors import text_after
 from billing_sync.entrypoints.http_directory import CLIENT_QUOTES_KEY
 from billing_sync.entrypoints.views import ClientAccessIn, ImageSourcesIn, WritebackPage, WritebackView, parse
 from billing_sync.service.context import SYNC
@@ -67,7 +68,7 @@ async def get_invoice_image(request: web.Request) -> web.Response:
             roles=("admin",), response=WritebackPage)
 async def list_writebacks(request: web.Request) -> web.Response:
     page = page_request(request)
-    rows = await writeback_store.listing(request.app[SYNC].uow.pool, page.after[0] if page.after else "",
+    rows = await writeback_store.listing(request.app[SYNC].uow.pool, text_after(page),
                                          page.limit + 1, request.query.get("pending") == "true")
     items = [WritebackView(payment_id=r["payment_id"], organization_id=r["organization_id"], status=r["status"],
                            pending=r["desired_seq"] > r["done_seq"], accounting_payment_id=r["accounting_payment_id"],

@@ -63,6 +63,9 @@ class RunIn(_In):
 class RunStarted(BaseModel):
     run_id: str
     started: bool
+    # The run answered was already going and the integration settings changed during it: another run
+    # starts as soon as it ends.
+    follow_up_requested: bool = False
 
 
 class EntityProgress(BaseModel):
@@ -81,6 +84,9 @@ class RunView(BaseModel):
     finished_at: datetime | None
     reason: str | None
     entities: dict[str, EntityProgress]
+    # Settings changed while it was going (and it did not take the change in): a follow-up run
+    # (trigger `follow_up`) starts as soon as it ends.
+    follow_up_requested: bool = False
 
 
 class RunPage(BaseModel):

@@ -43,7 +43,7 @@ async def republish(tx: Tx, invoice_ids: Sequence[str], policy: PublishPolicy,
     for item in await psa_invoice_store.compose_inputs(tx.conn, sorted(set(invoice_ids))):
         fresh = compose_psa_record(item.psa, item.link, item.ours, numbered_by_accounting=policy.numbered_by_accounting,
                                    default_currency=policy.default_currency, today=policy.today,
-                                   lines=(lines or {}).get(item.psa.invoice_id, ()))
+                                   lines=(lines or {}).get(item.psa.invoice_id, ()), ours_paid_on=item.ours_paid_on)
         record = next_version(item.stored, fresh)
         if record is not None:
             changed.append(record)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from billing_shared.events.sync import (
 )
 from billing_shared.outbox import Tx
 
-from billing_sync.adapters import run_store
+from billing_sync.adapters import integration_store, run_store
 from billing_sync.domain.integrations import AUTOTASK
 from billing_sync.domain.runs import VOIDED_INVOICES, Mode, Watermark, choose_mode, plan_since, watermarks_after
 from billing_sync.service.context import SyncContext
@@ -59,14 +60,32 @@ async def save_progress(tx: Tx, run_id: uuid.UUID, entity: str, progress: dict[s
                               fetched=int(progress.get("fetched", 0)), total=progress.get("total"))))
 
 
+async def settings_current(tx: Tx, run_id: uuid.UUID, used: Mapping[str, int | None] | None) -> bool | None:
+    """Lock the run, then: did it use the integration settings as they are now (`used`: integration ->
+    revision)? None when the run is no longer running. See `run_store.lock_running`."""
+    if not await run_store.lock_running(tx.conn, run_id):
+        return None
+    if used is None:
+        return False
+    for name, revision in used.items():
+        if await integration_store.revision(tx.conn, name) != revision:
+            return False
+    return True
+
+
 async def complete(tx: Tx, run_id: uuid.UUID, started_at: datetime, progress: dict[str, Any],
-                   interval_minutes: int | None) -> None:
+                   interval_minutes: int | None, used: Mapping[str, int | None] | None = None) -> None:
+    """End the run as completed; `used`: the integration revisions it ran with (a settings change
+    during the run that it did not take in leaves its follow-up requested)."""
+    current = await settings_current(tx, run_id, used)
+    if current is None:
+        raise RunAborted(str(run_id))
     previous = await run_store.watermarks(tx.conn, AUTOTASK)
     marks = watermarks_after({e: p for e, p in progress.items() if e != VOIDED_INVOICES}, previous, started_at)
     # Voids have no stamp of their own to watch: the next run looks back to this run's start.
     marks[VOIDED_INVOICES] = Watermark(changed_at=started_at)
     await run_store.save_watermarks(tx.conn, AUTOTASK, marks)
-    if not await run_store.finish(tx.conn, run_id, "completed"):
+    if not await run_store.finish(tx.conn, run_id, "completed", settings_current=current):
         raise RunAborted(str(run_id))
     tx.publish(BILLING_SYNC, SyncCompleted.new(
         producer=PRODUCER, organization_id=SYSTEM_ORGANIZATION,
@@ -75,9 +94,12 @@ async def complete(tx: Tx, run_id: uuid.UUID, started_at: datetime, progress: di
                                counts={e: int(p.get("fetched", 0)) for e, p in progress.items()})))
 
 
-async def fail(tx: Tx, run_id: uuid.UUID, reason: str, *, connection_failed: str | None = None) -> None:
-    """End the run as failed; `connection_failed` names the integration whose credentials were refused."""
-    if not await run_store.finish(tx.conn, run_id, "failed", reason):
+async def fail(tx: Tx, run_id: uuid.UUID, reason: str, *, connection_failed: str | None = None,
+               used: Mapping[str, int | None] | None = None) -> None:
+    """End the run as failed; `connection_failed` names the integration whose credentials were refused.
+    A follow-up requested by a settings change the run did not take in (`used`) stays requested."""
+    current = await settings_current(tx, run_id, used)
+    if current is None or not await run_store.finish(tx.conn, run_id, "failed", reason, settings_current=current):
         return
     tx.publish(BILLING_SYNC, SyncFailed.new(
         producer=PRODUCER, organization_id=SYSTEM_ORGANIZATION,

@@ -1,5 +1,7 @@
-"""The run scheduler: starts a run when one is due (every `sync_interval_minutes`), and executes the
-running run of the integration when no live process does (a crashed process's run resumes here).
+"""The run scheduler: starts a run when one is due (every `sync_interval_minutes`, or at once when
+the integration settings changed while the last run was going and it did not take the change in),
+and executes the running run of the integration when no live process does (a crashed process's run
+resumes here).
 
 Exactly one process executes a run: the one holding the integration's session advisory lock, which
 Postgres releases by itself when that process dies.
@@ -57,9 +59,10 @@ class Scheduler:
         if running is None:
             last = await run_store.last_started(pool, AUTOTASK)
             interval = connected.settings.sync_interval_minutes
-            if not is_due(last["started_at"] if last else None, interval, datetime.now(UTC)):
+            follow_up = bool(last and last["rerun_requested"])  # settings changed during the last run
+            if not follow_up and not is_due(last["started_at"] if last else None, interval, datetime.now(UTC)):
                 return
-            await request_run(self.ctx, "schedule", interval)
+            await request_run(self.ctx, "follow_up" if follow_up else "schedule", interval)
             running = await run_store.running(pool, AUTOTASK)
             if running is None:
                 return

@@ -23,7 +23,7 @@ from billing_sync.adapters.accounting import Accounting
 from billing_sync.adapters.psa import PsaSource
 from billing_sync.adapters.writeback_store import Desired, Pending
 from billing_sync.domain.writeback import (
-    AccountingTarget, accepts, is_voided, live_applications, marker, memo, newest_per_payment, paid_dates,
+    AccountingTarget, by_payment, is_voided, latest_in_order, live_applications, marker, memo, paid_dates,
     payment_matches, target_for,
 )
 from billing_sync.service.accounting_steps import link_update
@@ -40,18 +40,19 @@ BATCH = 20
 
 
 async def on_payment_snapshots(tx: Tx, events: Sequence) -> None:  # type: ignore[type-arg]
-    """Record the newest snapshot of each payment, unless it is older than, equal to, or would revive
-    what is stored (replays and late events change nothing)."""
-    newest = newest_per_payment((e.occurred_at, e.data) for e in events)
-    heads = await writeback_store.stored_heads(tx.conn, [s.payment_id for _, s in newest])
+    """Record the newest snapshot of each payment in arrival order (Kafka's order within the
+    partition, not the sender's clock), unless it would revive a reversed payment or equals what is
+    stored (a replay under another event id changes nothing; the inbox drops repeats of one event)."""
+    grouped = by_payment((e.occurred_at, e.data) for e in events)
+    heads = await writeback_store.stored_heads(tx.conn, list(grouped))
     fresh = []
-    for at, snapshot in newest:
-        head = heads.get(snapshot.payment_id)
-        if head is not None:
-            stored_at, stored_status, stored = head
-            if at <= stored_at or not accepts(stored_status, snapshot.status) \
-                    or PaymentSnapshot.model_validate(stored) == snapshot:
-                continue
+    for payment_id, arrived in grouped.items():
+        head = heads.get(payment_id)
+        stored_status, stored = (head[1], head[2]) if head is not None else (None, None)
+        snapshot = latest_in_order(stored_status, (s for _, s in arrived))
+        if snapshot is None or (stored is not None and PaymentSnapshot.model_validate(stored) == snapshot):
+            continue
+        at = next(a for a, s in reversed(arrived) if s is snapshot)
         fresh.append(Desired(snapshot.payment_id, snapshot.organization_id, snapshot, at,
                              live_applications(snapshot)))
     await writeback_store.record_desired(tx.conn, fresh)
