@@ -47,10 +47,17 @@ async def put_autotask(request: web.Request) -> web.Response:
     if not secret:
         raise invalid_request("secret is required", {"field": "secret"})
     settings = AutotaskSettings(**body.model_dump(exclude={"secret"}), secret=secret)
+    return await _save(ctx, AUTOTASK, settings)
+
+
+async def _save(ctx, name: str, settings):  # type: ignore[no-untyped-def]
+    """Store an integration's settings (secrets sealed) and tell the scheduler. A run going now reads
+    QuickBooks when its accounting steps begin; a change it can no longer take in is followed by
+    another run as soon as it ends (the rerun flag goes first: see run_store.lock_running)."""
     shown, secrets = _split(settings)
     async with ctx.uow.begin() as tx:
-        await run_store.request_rerun(tx.conn, AUTOTASK)  # first: see run_store.lock_running
-        await integration_store.save(tx.conn, ctx.conns.require_box(), AUTOTASK, shown, secrets)
+        await run_store.request_rerun(tx.conn, AUTOTASK)
+        await integration_store.save(tx.conn, ctx.conns.require_box(), name, shown, secrets)
     ctx.runs_wake.set()
     return json_ok(settings.shown())
 
@@ -83,14 +90,7 @@ async def put_quickbooks(request: web.Request) -> web.Response:
         ctx.conns.token_url(settings)
     except ValueError as exc:
         raise invalid_request(str(exc), {"field": "base_url"}) from None
-    shown, secrets = _split(settings)
-    async with ctx.uow.begin() as tx:
-        # A run going now reads QuickBooks when its accounting steps begin; if they began already, it
-        # is followed by another as soon as it ends.
-        await run_store.request_rerun(tx.conn, AUTOTASK)  # first: see run_store.lock_running
-        await integration_store.save(tx.conn, ctx.conns.require_box(), QUICKBOOKS, shown, secrets)
-    ctx.runs_wake.set()
-    return json_ok(settings.shown())
+    return await _save(ctx, QUICKBOOKS, settings)
 
 
 @routes.get("/v1/integrations/quickbooks", summary="The QuickBooks integration (secrets masked)", roles=("admin",),
