@@ -11,9 +11,9 @@ import hashlib
 import hmac
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 # Events that change money (CONTRACT.md "Gateway webhooks"); others are recorded only.
 CHECK_RETURN = "transaction.check.status.return"
@@ -57,47 +57,33 @@ def _money(value: Any) -> Any:
     return str(value) if isinstance(value, float) else _blank_is_none(value)
 
 
+# The gateway's wire habits, said once: "" for an absent value, amounts as text.
+Blankable = Annotated[str | None, BeforeValidator(_blank_is_none)]
+Flag = Annotated[bool | None, BeforeValidator(_blank_is_none)]  # "1" / "0" on the wire
+Amount = Annotated[Decimal | None, BeforeValidator(_money)]
+
+
 class GatewayAction(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     action_type: str
-    amount: Decimal | None = None
+    amount: Amount = None
     date: str | None = None
-    success: bool | None = None  # "1" / "0" on the wire
+    success: Flag = None
     response_text: str | None = None
     response_code: str | None = None
-
-    @field_validator("success", mode="before")
-    @classmethod
-    def _blank_is_missing(cls, value: Any) -> Any:
-        return _blank_is_none(value)
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _amount_text(cls, value: Any) -> Any:
-        return _money(value)
 
 
 class GatewayEventBody(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     transaction_id: str
-    order_id: str | None = None  # our payment id
+    order_id: Blankable = None  # our payment id
     transaction_type: str | None = None  # "cc" or "ck"
     condition: str | None = None
-    requested_amount: Decimal | None = None
+    requested_amount: Amount = None
     currency: str | None = None
     action: GatewayAction | None = None
-
-    @field_validator("order_id", mode="before")
-    @classmethod
-    def _blank_is_missing(cls, value: Any) -> Any:
-        return _blank_is_none(value)
-
-    @field_validator("requested_amount", mode="before")
-    @classmethod
-    def _amount_text(cls, value: Any) -> Any:
-        return _money(value)
 
 
 class GatewayWebhook(BaseModel):
