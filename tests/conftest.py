@@ -1,6 +1,11 @@
 """Session infrastructure: a real Kafka broker and a real Postgres server, started here when the
 environment does not name them (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL). A missing broker or database
-is an error, never a skip. Each test gets its own database and its own topic prefix."""
+is an error, never a skip. Each test gets its own database and its own topic prefix.
+
+The broker and the database are started once collection shows a test needs them, and stopped when the
+session finishes: neither counts against any one test's timeout (pytest-timeout times a test's setup
+and teardown, and a session fixture would be set up in the first test that asks for it and torn down
+in the last test of the run)."""
 from __future__ import annotations
 
 import asyncio
@@ -8,9 +13,9 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import Popen
 
 import asyncpg
 import pytest
@@ -19,6 +24,8 @@ from devstack.kafka import KafkaBroker, wait_until_ready
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 
+pytest_plugins = ("pytester",)
+
 
 @dataclass(frozen=True)
 class Infra:
@@ -26,35 +33,68 @@ class Infra:
     postgres_admin_url: str  # a database we may CREATE DATABASE from
 
 
-@pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
-    home = Path(tempfile.mkdtemp(prefix="billing-test-"))
-    broker_process = None
-    postgres = None
-    try:
+@dataclass
+class _Servers:
+    """What this session started, so that it is stopped at the end of the session."""
+    home: Path
+    broker: Popen | None = None
+    postgres: PostgresServer | None = None
+    infra: Infra | None = field(default=None)
+
+    def start(self) -> Infra:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
-            (home / "kafka").mkdir()
-            broker = KafkaBroker(home / "kafka", port=free_port(), controller_port=free_port(), fast_start=True)
-            broker_process = broker.start()
+            (self.home / "kafka").mkdir(parents=True)
+            broker = KafkaBroker(self.home / "kafka", port=free_port(), controller_port=free_port(), fast_start=True)
+            self.broker = broker.start()
             bootstrap = broker.bootstrap
         admin_url = os.environ.get("DATABASE_URL")
         if not admin_url:
-            postgres = PostgresServer(home / "pg" / "data", port=free_port(), fast=True)
-            postgres.start()
-            admin_url = postgres.url("postgres")
-        asyncio.run(wait_until_ready(bootstrap, timeout=120, process=broker_process))
-        yield Infra(bootstrap, admin_url)
-    finally:
-        if broker_process is not None:
-            broker_process.terminate()
+            self.postgres = PostgresServer(self.home / "pg" / "data", port=free_port(), fast=True)
+            self.postgres.start()
+            admin_url = self.postgres.url("postgres")
+        asyncio.run(wait_until_ready(bootstrap, timeout=120, process=self.broker))
+        self.infra = Infra(bootstrap, admin_url)
+        return self.infra
+
+    def stop(self) -> None:
+        if self.broker is not None:
+            self.broker.terminate()
             try:
-                broker_process.wait(30)
+                self.broker.wait(30)
             except Exception:  # noqa: BLE001
-                broker_process.kill()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(home, ignore_errors=True)
+                self.broker.kill()
+        if self.postgres is not None:
+            self.postgres.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_SERVERS = pytest.StashKey[_Servers]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the servers before the first test when any collected test needs them."""
+    if any("infra" in getattr(item, "fixturenames", ()) for item in session.items):
+        servers = _Servers(Path(tempfile.mkdtemp(prefix="billing-test-")))
+        session.config.stash[_SERVERS] = servers
+        try:
+            servers.start()
+        except BaseException:
+            servers.stop()
+            raise
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    servers = session.config.stash.get(_SERVERS, None)
+    if servers is not None:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def infra(request: pytest.FixtureRequest) -> Infra:
+    servers = request.config.stash.get(_SERVERS, None)
+    assert servers is not None and servers.infra is not None, "the session's servers were not started"
+    return servers.infra
 
 
 @pytest.fixture
