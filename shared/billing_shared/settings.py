@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     api_tokens: Annotated[list[ApiToken], NoDecode] = Field(default_factory=list)
     # Fernet key (urlsafe base64 of 32 bytes) for secrets at rest; required where secrets are stored.
     secrets_key: SecretStr | None = None
+    # Verifies people's identities signed by the portal (web/identity.py); unset: machine tokens only.
+    identity_key: SecretStr | None = None
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     outbox_poll_seconds: float = 0.25

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from billing_shared.metrics import HTTP_REQUESTS
 from billing_shared.settings import ServiceSettings
 
-from .auth import TOKENS, auth_middleware
+from .auth import IDENTITY_KEY, TOKENS, auth_middleware
+from .identity import check_key
 from .errors import error_middleware
 from .openapi import build_openapi
 from .routes import ApiRoutes
@@ -62,6 +63,7 @@ def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, clie
     app = web.Application(middlewares=[metrics_middleware, error_middleware, auth_middleware, *middlewares],
                           client_max_size=client_max_size)
     app[TOKENS] = list(settings.api_tokens)
+    app[IDENTITY_KEY] = check_key(settings.identity_key.get_secret_value()) if settings.identity_key else ""
     app[HEALTH_CHECKS] = {}
     spec = build_openapi(title, "1", routes.docs)
 

@@ -1,4 +1,5 @@
-"""Bearer tokens from config mapped to a role (and, for clients, one organization and contact)."""
+"""Who is calling: a machine token from config (`API_TOKENS`), or a person's identity signed by the portal
+(web/identity.py), each mapped to a role (and, for clients, one organization and contact)."""
 from __future__ import annotations
 
 import hmac
@@ -10,6 +11,7 @@ from aiohttp import web
 from billing_shared.settings import ApiToken, Role
 
 from .errors import ApiError, forbidden, not_found
+from .identity import InvalidIdentity, looks_like_identity, verify
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,11 @@ class Principal:
     role: Role
     organization_id: str | None = None
     contact_id: str | None = None
+    # A client person's profile permissions ("make_payments", ...); None when not limited (staff, machines).
+    permissions: frozenset[str] | None = None
+
+    def may(self, permission: str) -> bool:
+        return self.permissions is None or permission in self.permissions
 
     def can_see(self, organization_id: str | None) -> bool:
         return self.role != "client" or (organization_id is not None and organization_id == self.organization_id)
@@ -29,6 +36,7 @@ class Principal:
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 TOKENS = web.AppKey("api_tokens", list)
+IDENTITY_KEY = web.AppKey("identity_key", str)  # empty: the service accepts no portal identities
 PUBLIC_PATHS = ("/health", "/metrics", "/openapi.json")
 
 
@@ -46,11 +54,26 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
-    entry = _find(request.app[TOKENS], presented.strip()) if scheme.lower() == "bearer" and presented else None
-    if entry is None:
+    presented = presented.strip() if scheme.lower() == "bearer" else ""
+    who = _authenticate(request.app, presented) if presented else None
+    if who is None:
         raise ApiError(401, "unauthorized", "a valid bearer token is required")
-    request[PRINCIPAL] = Principal(entry.role, entry.organization_id, entry.contact_id)
+    request[PRINCIPAL] = who
     return await handler(request)
+
+
+def _authenticate(app: web.Application, presented: str) -> Principal | None:
+    entry = _find(app[TOKENS], presented)
+    if entry is not None:
+        return Principal(entry.role, entry.organization_id, entry.contact_id)
+    key = app.get(IDENTITY_KEY, "")
+    if not key or not looks_like_identity(presented):
+        return None
+    try:
+        person = verify(presented, key)
+    except InvalidIdentity:
+        return None
+    return Principal(person.role, person.organization_id, person.contact_id, person.permissions)  # type: ignore[arg-type]
 
 
 def principal(request: web.Request) -> Principal:
