@@ -245,6 +245,38 @@ async def test_void_after_settlement_is_refused_but_refund_works(gateway: NmiGat
     assert found.condition == "complete"
 
 
+async def test_refund_without_amount_refunds_the_rest_of_a_settled_sale(gateway: NmiGateway, http, sim):
+    sale = await gateway.sale("pay-24", Decimal("120.00"), USD, payment_token="tok_visa_approved")
+    await sim_json(http, sim, "POST", "/_sim/settle")
+    await gateway.refund(sale.transaction_id, Decimal("20.00"))
+
+    rest = await gateway.refund(sale.transaction_id)
+    again = await gateway.refund(sale.transaction_id)
+
+    assert rest.approved and again.outcome == "error"
+    assert (await rows_by_id(http, sim))[rest.transaction_id]["amount"] == "100.00"
+
+
+async def test_full_refund_sends_the_documented_zero_amount(http):
+    sent: list[dict[str, str]] = []
+
+    async def transact(request: web.Request) -> web.Response:
+        sent.append(dict(await request.post()))
+        return web.Response(text="response=1&responsetext=SUCCESS&transactionid=77&type=refund"
+                                 "&response_code=100")
+
+    app = web.Application()
+    app.router.add_post("/api/transact.php", transact)
+    async with TestServer(app) as server:
+        gateway = make_gateway(http, str(server.make_url("/")))
+        result = await gateway.refund("1234567890")
+        await gateway.refund("1234567890", Decimal("5.00"))
+
+    assert result.approved
+    assert [(f["type"], f["transactionid"], f["amount"]) for f in sent] == \
+        [("refund", "1234567890", "0.00"), ("refund", "1234567890", "5.00")]
+
+
 # -- the unknown outcome ------------------------------------------------------
 
 async def test_timeout_is_outcome_unknown_and_the_sale_is_found_by_order_id(http, sim):

@@ -444,3 +444,37 @@ async def test_config_latency_slows_api_calls_only(api: Sim):
     fast = time.monotonic() - started
 
     assert slow >= 0.3 and fast < 0.3
+
+
+async def test_refund_of_zero_refunds_all_that_is_left_of_the_settled_sale(api: Sim):
+    sale = await api.sale("tok_visa_approved", "100.00", "pay-24")
+    await api.call("POST", "/_sim/settle")
+    partial = await api.transact(type="refund", transactionid=sale["transactionid"], amount="30.00")
+
+    # NMI: "Setting the amount to 0.00 will refund the entire amount".
+    rest = await api.transact(type="refund", transactionid=sale["transactionid"], amount="0.00")
+    nothing_left = await api.transact(type="refund", transactionid=sale["transactionid"],
+                                      amount="0.00")
+
+    assert (partial["response"], rest["response"], rest["type"]) == ("1", "1", "refund")
+    assert nothing_left["response"] == "3"
+    rows = await api.transactions()
+    assert rows[rest["transactionid"]]["amount"] == "70.00"
+    assert rows[rest["transactionid"]]["original_transaction_id"] == sale["transactionid"]
+    assert sorted(r["amount"] for r in rows.values() if r["type"] == "refund") == ["30.00", "70.00"]
+
+
+async def test_vault_charge_without_a_type_is_a_sale(api: Sim):
+    added = await api.transact(customer_vault="add_customer", payment_token="tok_visa_approved")
+
+    # NMI's "Customer Vault initiated Sale" variables have no `type`.
+    charged = await api.transact(customer_vault_id=added["customer_vault_id"], amount="12.00",
+                                 orderid="pay-25")
+    no_method = await api.transact(amount="12.00", orderid="pay-26")
+
+    assert (charged["response"], charged["type"], charged["orderid"]) == ("1", "sale", "pay-25")
+    row = (await api.transactions())[charged["transactionid"]]
+    assert (row["type"], row["amount"], row["condition"], row["customer_vault_id"]) == \
+        ("sale", "12.00", "pendingsettlement", added["customer_vault_id"])
+    assert no_method["response"] == "3"
+    assert no_method["responsetext"].startswith("Invalid Transaction Type")

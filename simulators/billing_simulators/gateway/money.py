@@ -20,5 +20,13 @@ def parse_amount(text: str | None) -> Decimal | None:
     return value.quantize(CENT)
 
 
+def is_zero_amount(text: str | None) -> bool:
+    """"0.00" (or any zero): how a refund asks for the whole settled amount."""
+    try:
+        return text is not None and Decimal(text.strip()) == 0
+    except InvalidOperation:
+        return False
+
+
 def format_amount(value: Decimal) -> str:
     return str(value.quantize(CENT))

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from .methods import PaymentMethod, TokenizeError, tokenize_card, tokenize_check
-from .money import parse_amount
+from .money import is_zero_amount, parse_amount
 from .replies import APPROVED, DECLINED, Reply, new_authcode, rejected
 from .state import PENDING, Action, SimState, Transaction
 
@@ -79,7 +79,10 @@ def refund(state: SimState, form: Form) -> Reply:
     if state.config.refund_requires_settlement and original.condition != "complete":
         return rejected("Refunds are only allowed after settlement", "refund", original.order_id)
     remaining = original.amount - state.refunded_amount(original)
-    amount = parse_amount(form["amount"]) if form.get("amount") else remaining
+    # NMI: "Setting the amount to 0.00 will refund the entire amount"; an omitted
+    # amount is taken the same way.
+    asked = form.get("amount", "")
+    amount = remaining if not asked.strip() or is_zero_amount(asked) else parse_amount(asked)
     if amount is None:
         return rejected("Invalid amount", "refund", original.order_id)
     if remaining <= 0 or amount > remaining:

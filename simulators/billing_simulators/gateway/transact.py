@@ -19,6 +19,10 @@ def dispatch(state: SimState, form: Form) -> Reply:
         return AUTH_FAILED
     kind = form.get("type", "")
     vault_op = form.get("customer_vault", "")
+    if not kind and not vault_op and form.get("customer_vault_id"):
+        # NMI's "Customer Vault initiated Sale" takes no `type` variable at all:
+        # a charge of a stored method without one is a sale.
+        kind = "sale"
     if vault_op and kind != "sale":
         return vault_operation(state, form, vault_op)
     operation = OPERATIONS.get(kind)

@@ -247,9 +247,9 @@ class NmiGateway:
 
     async def refund(self, transaction_id: str, amount: Decimal | None = None) -> RefundResult:
         """Refund all that is left of a sale, or `amount` of it."""
-        fields = {"type": "refund", "transactionid": transaction_id}
-        if amount is not None:
-            fields["amount"] = _amount(amount)
+        # "Setting the amount to 0.00 will refund the entire amount" (NMI's documented form).
+        fields = {"type": "refund", "transactionid": transaction_id,
+                  "amount": "0.00" if amount is None else _amount(amount)}
         return RefundResult(**await self._transaction_call("refund", fields,
                                                            original_transaction_id=transaction_id))
 
