@@ -354,12 +354,31 @@ async def test_query_edge_cases(sim: Sim) -> None:
     with_or = await sim.query("SELECT * FROM Invoice WHERE DocNumber = '1' OR DocNumber = '2'")
     too_many = await sim.query("SELECT * FROM Invoice MAXRESULTS 1001")
     wrong_case = await sim.query("SELECT * FROM invoice")
-    projection = await sim.query("SELECT Id FROM Invoice")
+    bad_list = await sim.query("SELECT Id, FROM Invoice")
+    star_twice = await sim.query("SELECT Id, * FROM Invoice")
 
     assert empty.status == 200 and set(empty.body) == {"QueryResponse", "time"}
     assert empty.body["QueryResponse"] == {}
-    for refused in (with_or, too_many, wrong_case, projection):
+    for refused in (with_or, too_many, wrong_case, bad_list, star_twice):
         assert refused.status == 400 and refused.fault["code"] == "4000", refused.text
+
+
+async def test_query_takes_a_column_list_after_star_or_alone(sim: Sim) -> None:
+    items = (await sim.query("SELECT *, Sku FROM Item")).body["QueryResponse"]["Item"]
+    whole = (await sim.query("SELECT * FROM Item")).body["QueryResponse"]["Item"]
+    customer = await sim.customer()
+    invoice = await sim.invoice(customer["Id"], "75.00")
+    listed = (await sim.query(
+        "SELECT Id, SyncToken, MetaData.LastUpdatedTime FROM Invoice WHERE TotalAmt > '10' "
+        "ORDERBY Balance DESC")).body["QueryResponse"]
+    counted = (await sim.query("select count(*) from Invoice")).body["QueryResponse"]
+
+    assert items == whole and items  # `*, Sku` is still every property of each item
+    assert listed["totalCount"] == 1
+    assert listed["Invoice"] == [{
+        "domain": "QBO", "sparse": True, "Id": invoice["Id"], "SyncToken": invoice["SyncToken"],
+        "MetaData": {"LastUpdatedTime": invoice["MetaData"]["LastUpdatedTime"]}}]
+    assert counted == {"totalCount": 1}
 
 
 # -- change data capture --------------------------------------------------------------

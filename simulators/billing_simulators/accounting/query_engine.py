@@ -85,6 +85,25 @@ def matches(obj: dict[str, Any], condition: Condition) -> bool:
     return _compare(stored, condition.op, _coerce(condition.values[0], stored))
 
 
+def project(obj: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    """Only the properties asked for (those with values), marked `sparse` as QBO marks an
+    object that lacks some of its properties."""
+    out: dict[str, Any] = {"domain": obj.get("domain", "QBO"), "sparse": True}
+    for path in columns:
+        source, target = obj, out
+        parts = path.split(".")
+        for index, part in enumerate(parts):
+            key = next((k for k in source if k.lower() == part.lower()), None) \
+                if isinstance(source, dict) else None
+            if key is None:
+                break
+            if index == len(parts) - 1:
+                target[key] = source[key]
+            else:
+                source, target = source[key], target.setdefault(key, {})
+    return out
+
+
 def run(objects: list[dict[str, Any]], query: Query) -> tuple[list[dict[str, Any]], int]:
     """The page asked for, and how many objects matched in all."""
     found = [obj for obj in objects if all(matches(obj, c) for c in query.conditions)]
@@ -94,4 +113,7 @@ def run(objects: list[dict[str, Any]], query: Query) -> tuple[list[dict[str, Any
         present.sort(key=lambda o: _sort_key(lookup(o, query.order_by)), reverse=query.descending)
         found = present + absent
     start = query.start_position - 1
-    return found[start : start + query.max_results], len(found)
+    page = found[start : start + query.max_results]
+    if query.columns:
+        page = [project(obj, query.columns) for obj in page]
+    return page, len(found)

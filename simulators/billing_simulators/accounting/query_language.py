@@ -1,7 +1,11 @@
 """The QuickBooks query language (external-apis.md 2.5), parsed into a `Query`.
 
-`SELECT * | count(*) FROM <Entity> [WHERE p op v [AND ...]] [ORDERBY p [ASC|DESC]]
-[STARTPOSITION n] [MAXRESULTS n]`; operators `=, <, >, <=, >=, IN, LIKE`; no OR.
+`SELECT * | count(*) | *, p, ... | p, ... FROM <Entity> [WHERE p op v [AND ...]]
+[ORDERBY p [ASC|DESC]] [STARTPOSITION n] [MAXRESULTS n]`; operators
+`=, <, >, <=, >=, IN, LIKE`; no OR. Intuit's grammar names only `*` and
+count(*), yet the service takes a column list (clients send `SELECT Id, SyncToken
+FROM ...` and `SELECT *, Sku FROM Item`); `*` with columns still returns whole
+objects, columns alone return just those properties, marked sparse [T].
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Condition:
 class Query:
     entity: str
     count_only: bool = False
+    columns: tuple[str, ...] = ()  # the properties asked for when there is no `*`
     conditions: list[Condition] = field(default_factory=list)
     order_by: str | None = None
     descending: bool = False
@@ -105,20 +110,19 @@ def parse_query(text: str) -> Query:
     reader = _Reader(_tokens(text))
     reader.expect_keyword("SELECT")
     count_only = False
+    columns: tuple[str, ...] = ()
     if reader.keyword("COUNT"):
         reader.expect("(")
         reader.expect("*")
         reader.expect(")")
         count_only = True
     else:
-        kind, value = reader.take()
-        if value != "*":
-            raise parse_error("Only SELECT * and SELECT count(*) are supported (no projections)")
+        columns = _select_list(reader)
     reader.expect_keyword("FROM")
     kind, entity = reader.take()
     if kind != "word":
         raise parse_error(f"Expected an entity name, found {entity!r}")
-    query = Query(entity=entity, count_only=count_only)
+    query = Query(entity=entity, count_only=count_only, columns=columns)
     if reader.keyword("WHERE"):
         query.conditions.append(_condition(reader))
         while reader.keyword("AND"):
@@ -143,6 +147,23 @@ def parse_query(text: str) -> Query:
             raise parse_error("OR is not supported; run one query per alternative")
         raise parse_error(f"Unexpected {leftover[1]!r}")
     return query
+
+
+def _select_list(reader: _Reader) -> tuple[str, ...]:
+    """`*`, `*, p, ...` or `p, ...`: the named properties, or () for whole objects."""
+    star, columns = False, []
+    while True:
+        kind, value = reader.take()
+        if value == "*" and not star and not columns:
+            star = True
+        elif kind == "word" and not value[0].isdigit() and value.upper() != "FROM":
+            columns.append(value)
+        else:
+            raise parse_error(f"Expected * or a property name, found {value!r}")
+        if not (reader.peek() and reader.peek()[1] == ","):
+            break
+        reader.take()
+    return () if star else tuple(columns)
 
 
 def _condition(reader: _Reader) -> Condition:
