@@ -47,10 +47,10 @@ async def harness(infra, database_url, topic_prefix):
     await pool.close()
 
 
-def start_runner(infra, names, producer, uow, handlers):
+def start_runner(infra, names, producer, uow, handlers, **options):
     runner = ConsumerRunner(
         name="plumbing-test", topics=[UPSTREAM_INVOICES], handlers=handlers, uow=uow, producer=producer,
-        bootstrap_servers=infra.kafka_bootstrap, topic_names=names,
+        bootstrap_servers=infra.kafka_bootstrap, topic_names=names, **options,
     )
     return asyncio.create_task(runner.run())
 
@@ -131,3 +131,47 @@ async def test_a_handler_that_keeps_failing_parks_its_event_and_the_rest_are_han
     assert b"cannot handle this one" in dict(dead[0].headers)["error"]
     # the poisoned event is not in the inbox: a fixed handler could still take it from the DLQ
     assert not await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", events[1].event_id)
+
+
+@pytest.mark.parametrize("amount", ["1e30", "NaN", "-Infinity", "1E+2", "1000000000000.00", "0.001"])
+async def test_an_amount_decimal_cannot_take_goes_to_the_dlq_and_the_partition_moves_on(infra, harness, amount):
+    names, pool, producer, uow = harness
+    topic = names(UPSTREAM_INVOICES)
+    bad = upserted("huge").model_dump(mode="json")
+    bad["data"]["total"] = amount
+    raw = json.dumps(bad).encode()
+    await producer.send_and_wait(topic, raw, key=b"autotask:678", partition=0)
+    await producer.send_and_wait(topic, upserted("after").to_json(), key=b"autotask:678", partition=0)
+    task = start_runner(infra, names, producer, uow, {"invoice.upserted": record_effect})
+    try:
+        rows = await eventually(lambda: pool.fetch("SELECT external_id FROM effects"))
+        dead = await read_topic(infra.kafka_bootstrap, names.dlq(UPSTREAM_INVOICES), count=1)
+    finally:
+        task.cancel()
+    assert [r["external_id"] for r in rows] == ["after"]
+    assert dead[0].value == raw
+    error = dict(dead[0].headers)["error"]
+    assert b"total" in error and b"InvalidOperation" not in error
+
+
+async def test_a_handler_that_keeps_raising_a_transient_error_while_the_database_answers_is_parked(infra, harness):
+    names, pool, producer, uow = harness
+    topic = names(UPSTREAM_INVOICES)
+
+    async def unlucky(tx, event):
+        if event.data.external_id == "stuck":
+            raise ConnectionRefusedError("the handler's own peer is gone")  # an OSError: transient
+        await record_effect(tx, event)
+
+    stuck = upserted("stuck")
+    for e in (stuck, upserted("next")):
+        await producer.send_and_wait(topic, e.to_json(), key=b"autotask:678", partition=0)
+    task = start_runner(infra, names, producer, uow, {"invoice.upserted": unlucky}, transient_attempts=3)
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE external_id = 'next'"),
+                         timeout=40)
+        dead = await read_topic(infra.kafka_bootstrap, names.dlq(UPSTREAM_INVOICES), count=1)
+    finally:
+        task.cancel()
+    assert json.loads(dead[0].value)["event_id"] == str(stuck.event_id)
+    assert b"the handler's own peer is gone" in dict(dead[0].headers)["error"]

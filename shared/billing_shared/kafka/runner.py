@@ -6,8 +6,10 @@ the Kafka offset is committed only after that. A message that cannot be parsed o
 unchanged, to `<topic>.dlq` with headers `error` and `source_offset`, and the partition moves on.
 
 When a batch fails, it is retried one event per transaction so that one bad event cannot hold back the
-rest: an event whose handler keeps failing is dead-lettered; database and connection errors are retried
-without end, because dead-lettering every event while the database is down would be worse.
+rest: an event whose handler keeps failing is dead-lettered with the reason. Database and connection
+errors are retried without end while the database does not answer, because dead-lettering every event
+while it is down would be worse; once it answers, an event that still fails that way is one more
+failing event. No exception a handler or the parser raises stops a partition for good.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ class Batched:
 
 
 class RetryLater(Exception):
-    """A handler's way to say: not my input's fault; try the same event again later."""
+    """A handler's way to say: not my input's fault; try the same event again later (retried like a
+    database error: bounded once the database answers)."""
 
 
 TRANSIENT = (
@@ -75,6 +78,7 @@ class ConsumerRunner:
         topic_names: TopicNames,
         max_poll_records: int = 2000,
         attempts_per_event: int = 3,
+        transient_attempts: int = 8,
     ) -> None:
         self.name = name
         self.topics = list(topics)
@@ -85,6 +89,7 @@ class ConsumerRunner:
         self.names = topic_names
         self.max_poll_records = max_poll_records
         self.attempts_per_event = attempts_per_event
+        self.transient_attempts = transient_attempts
         self.started = asyncio.Event()
 
     async def run(self) -> None:
@@ -119,7 +124,7 @@ class ConsumerRunner:
         for msg in messages:
             try:
                 items.append((msg, parse_event(topic, msg.value)))
-            except (ValidationError, ValueError, TypeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever parsing raises, the message is at fault
                 await self.dead_letter(topic, msg, _describe(exc))
         wanted = [(m, e) for m, e in items if e.event_type in self.handlers]
         if len(wanted) < len(items):
@@ -129,40 +134,59 @@ class ConsumerRunner:
 
     async def _handle(self, topic: str, items: list[Item]) -> None:
         delay = 0.05
+        transient_failures = 0
         while True:
             try:
                 await self._handle_in_one_transaction(topic, items)
                 return
             except TRANSIENT as exc:
                 HANDLER_RETRIES.labels(self.name).inc()
-                log.warning("batch failed on a transient error; retrying", consumer=self.name, error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                transient_failures += 1
+                if transient_failures < self.transient_attempts or not await self._database_answers():
+                    log.warning("batch failed on a transient error; retrying", consumer=self.name,
+                                error=repr(exc))
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                # The database answers, yet these events keep failing: treat it as a handler failure.
             except Exception:
                 HANDLER_RETRIES.labels(self.name).inc()
-                if len(items) == 1:
-                    await self._handle_alone(topic, items[0])
-                    return
-                log.warning("batch failed; handling its events one at a time", consumer=self.name)
-                for item in items:
-                    await self._handle(topic, [item])
+            if len(items) == 1:
+                await self._handle_alone(topic, items[0])
                 return
+            log.warning("batch failed; handling its events one at a time", consumer=self.name)
+            for item in items:
+                await self._handle(topic, [item])
+            return
 
     async def _handle_alone(self, topic: str, item: Item) -> None:
-        """One event that failed in a batch: a few attempts of its own, then the dead-letter topic."""
+        """One event that failed in a batch: a few attempts of its own, then the dead-letter topic.
+        An attempt that failed while the database did not answer does not count."""
         msg, event = item
         error: Exception | None = None
-        for attempt in range(self.attempts_per_event):
+        attempt = 0
+        while attempt < self.attempts_per_event:
             try:
                 await self._handle_in_one_transaction(topic, [item])
                 return
-            except TRANSIENT:
-                raise
             except Exception as exc:  # noqa: BLE001 - any handler failure parks the event after retries
                 error = exc
+                if isinstance(exc, TRANSIENT) and not await self._database_answers():
+                    log.warning("database not answering; waiting", consumer=self.name, error=repr(exc))
+                    await asyncio.sleep(1.0)
+                    continue
+                attempt += 1
                 log.exception("handler failed", consumer=self.name, event_id=str(event.event_id), attempt=attempt)
-                await asyncio.sleep(0.05 * (attempt + 1))
+                await asyncio.sleep(0.05 * attempt)
         await self.dead_letter(topic, msg, f"handler failed: {error!r}")
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(2.0):
+                await self.uow.pool.fetchval("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - any failure means it does not answer
+            return False
 
     async def _handle_in_one_transaction(self, topic: str, items: list[Item]) -> None:
         async with self.uow.begin() as tx:
@@ -223,4 +247,6 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
         return "invalid event: " + "; ".join(parts)
-    return f"unparseable message: {exc}"
+    if isinstance(exc, ValueError):
+        return f"unparseable message: {exc}"
+    return f"unparseable message: {exc!r}"
