@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from billing_shared.psa import (
-    CHANGE_FIELDS, AutotaskClient, F, PsaAuthError, PsaBudgetExhausted, PsaUnavailable,
+    CHANGE_FIELDS, AutotaskClient, F, PsaAuthError, PsaBudgetExhausted, PsaError, PsaUnavailable,
     RequestBudget, RetryPolicy, changed_since, format_time,
 )
 from billing_simulators.psa import PsaSimConfig, RunningPsaSimulator, running_psa_simulator
@@ -379,3 +379,30 @@ def test_sim_config_defaults_match_the_contract():
     assert (config.public_base_url, config.page_size_max, config.hourly_limit, config.thread_limit,
             config.latency_ms) == ("http://localhost:9101", 500, 10_000, 3, 0)
     assert SECRET not in repr(config)
+
+
+# -- picklists ---------------------------------------------------------------
+
+async def test_picklist_reads_ticket_choices_from_entity_information(session, sim, client):
+    queues = await client.picklist("Tickets", "queueID")
+    every_queue = await client.picklist("Tickets", "QueueID", include_inactive=True)
+    priorities = await client.picklist("Tickets", "priority")
+
+    assert (8, "Level I Support") in [(q.value, q.label) for q in queues]
+    portal = next(q for q in queues if q.label == "Client Portal")
+    assert (portal.value, portal.is_default, portal.is_active) == (29682833, True, True)
+    assert [q.sort_order for q in queues] == sorted(q.sort_order for q in queues)
+    assert len(every_queue) == len(queues) + 1 and not every_queue[-1].is_active
+    assert {p.value: p.label for p in priorities} == {1: "High", 2: "Medium", 3: "Low", 4: "Critical"}
+    subissue = next(s for s in await client.picklist("Tickets", "subIssueType") if s.value == 13)
+    assert subissue.parent_value == 3
+    with pytest.raises(PsaError, match="not a picklist"):
+        await client.picklist("Tickets", "title")
+    with pytest.raises(PsaError, match="has no field"):
+        await client.picklist("Tickets", "nope")
+    # A queue read from the picklist is one a ticket create accepts.
+    await sim_call(session, sim, "POST", "/_sim/companies", {"id": 500, "companyName": "Acme"})
+    ticket_id = await client.create("Tickets", {"companyID": 500, "title": "t", "status": 1,
+                                                "priority": priorities[0].value,
+                                                "queueID": portal.value})
+    assert (await client.get("Tickets", ticket_id))["queueID"] == 29682833

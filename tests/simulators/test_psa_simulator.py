@@ -546,3 +546,75 @@ async def test_sim_invoice_seed_void_and_reset(session, sim):
     await sim_call(session, sim, "POST", "/_sim/reset", expect=200)
     assert await sim_call(session, sim, "GET", "/_sim/invoices") == []
     await sim_call(session, sim, "GET", f"/_sim/invoices/{created['id']}", expect=404)
+
+
+# -- entityInformation and picklists -----------------------------------------
+
+async def api_get(session, sim, path: str) -> tuple[int, Any]:
+    async with session.get(f"{sim.url}/ATServicesRest/V1.0/{path}", headers=AUTH) as r:
+        return r.status, await r.json()
+
+
+async def test_entity_information_says_what_each_entity_allows(session, sim):
+    tickets = await api_get(session, sim, "Tickets/entityInformation")
+    invoices = await api_get(session, sim, "invoices/EntityInformation")
+    udfs = await api_get(session, sim, "Tickets/entityInformation/userDefinedFields")
+
+    assert tickets == (200, {"info": {
+        "name": "Tickets", "canCreate": True, "canDelete": False, "canQuery": True,
+        "canUpdate": True, "userAccessForCreate": "All", "userAccessForDelete": "None",
+        "userAccessForQuery": "All", "userAccessForUpdate": "All",
+        "hasUserDefinedFields": True, "supportsWebhookCallouts": True}})
+    info = invoices[1]["info"]
+    assert (info["name"], info["canCreate"], info["canUpdate"], info["hasUserDefinedFields"],
+            info["supportsWebhookCallouts"]) == ("Invoices", False, True, False, False)
+    assert udfs == (200, {"fields": []})
+    assert (await requests_seen(session, sim))["by_entity"]["Tickets"] == {
+        "GET entityInformation": 1, "GET entityInformation/userDefinedFields": 1}
+
+
+async def test_ticket_fields_carry_the_picklists_in_autotasks_shape(session, sim):
+    status, body = await api_get(session, sim, "Tickets/entityInformation/fields")
+    fields = {f["name"]: f for f in body["fields"]}
+
+    assert status == 200 and "userDefinedFields" not in fields
+    queue = fields["queueID"]
+    assert (queue["dataType"], queue["isPickList"], queue["isRequired"], queue["isReadOnly"],
+            queue["isQueryable"]) == ("integer", True, False, False, True)
+    client_portal = next(v for v in queue["picklistValues"] if v["label"] == "Client Portal")
+    assert client_portal == {"value": "29682833", "label": "Client Portal", "isDefaultValue": True,
+                             "sortOrder": client_portal["sortOrder"], "parentValue": "",
+                             "isActive": True, "isSystem": False}
+    assert {v["value"]: v["label"] for v in fields["priority"]["picklistValues"]} == \
+        {"1": "High", "2": "Medium", "3": "Low", "4": "Critical"}
+    assert {"1": "New", "5": "Complete"}.items() <= \
+        {v["value"]: v["label"] for v in fields["status"]["picklistValues"]}.items()
+    assert "3" in {v["value"] for v in fields["issueType"]["picklistValues"]}
+    assert fields["subIssueType"]["picklistParentValueField"] == "issueType"
+    title, company = fields["title"], fields["companyID"]
+    assert (title["dataType"], title["length"], title["isRequired"], title["isPickList"],
+            title["picklistValues"]) == ("string", 250, True, False, None)
+    assert (company["isReference"], company["referenceEntityType"]) == (True, "Companies")
+    assert fields["ticketNumber"]["isReadOnly"] and not fields["creatorType"]["isQueryable"]
+
+
+async def test_tickets_with_unknown_picklist_values_are_refused(session, sim, client, billing_data):
+    base = {"companyID": 10, "title": "t", "status": 1, "priority": 2}
+    refused = []
+    for extra in ({"queueID": 99}, {"queueID": 29683481}, {"priority": 7},
+                  {"issueType": 3, "subIssueType": 21}):
+        with pytest.raises(PsaError) as caught:
+            await client.create("Tickets", {**base, **extra})
+        refused.append((caught.value.status, caught.value.messages))
+    # What the notifications service sends by default (queue 5, issue type 3, Medium, New).
+    ticket_id = await client.create("Tickets", {**base, "queueID": 5, "issueType": 3,
+                                                "subIssueType": 13})
+    with pytest.raises(PsaError, match="Value 42 of status is not a valid Tickets picklist value"):
+        await client.update("Tickets", ticket_id, {"status": 42})
+
+    assert refused[0] == (500, ["Value 99 of queueID is not a valid Tickets picklist value."])
+    assert refused[1][1] == ["Value 29683481 of queueID is not a valid Tickets picklist value."]
+    assert refused[2][1] == ["Value 7 of priority is not a valid Tickets picklist value."]
+    assert "for issueType 3" in refused[3][1][0]
+    assert [t["id"] for t in await sim_call(session, sim, "GET", "/_sim/tickets")] == [ticket_id]
+    assert (await client.get("Tickets", ticket_id))["status"] == 1

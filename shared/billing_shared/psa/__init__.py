@@ -2,7 +2,7 @@
 
 from .budget import RequestBudget
 from .change_fields import CHANGE_FIELDS, changed_since
-from .client import DEFAULT_BASE_URL, AutotaskClient, ThresholdInformation
+from .client import DEFAULT_BASE_URL, AutotaskClient, PicklistValue, ThresholdInformation
 from .errors import (
     PsaAuthError, PsaBudgetExhausted, PsaError, PsaNotFound, PsaPermissionError,
     PsaRateLimited, PsaUnavailable,
@@ -13,7 +13,7 @@ from .zone import Zone
 
 __all__ = [
     "ALL_ROWS", "AutotaskClient", "CHANGE_FIELDS", "DEFAULT_BASE_URL", "F", "Filter",
-    "PsaAuthError", "PsaBudgetExhausted", "PsaError", "PsaNotFound", "PsaPermissionError",
-    "PsaRateLimited", "PsaUnavailable", "RequestBudget", "RetryPolicy", "ThresholdInformation",
-    "Zone", "changed_since", "format_time",
+    "PicklistValue", "PsaAuthError", "PsaBudgetExhausted", "PsaError", "PsaNotFound",
+    "PsaPermissionError", "PsaRateLimited", "PsaUnavailable", "RequestBudget", "RetryPolicy",
+    "ThresholdInformation", "Zone", "changed_since", "format_time",
 ]

@@ -31,6 +31,18 @@ class ThresholdInformation:
     current_timeframe_request_count: int
 
 
+@dataclass(frozen=True)
+class PicklistValue:
+    """One choice of a picklist field, from `{Entity}/entityInformation/fields`."""
+
+    value: int | str  # an int when the wire's string holds one, as the entity field does [C: AT-DJ]
+    label: str
+    is_active: bool
+    is_default: bool
+    sort_order: int
+    parent_value: int | str | None  # e.g. the issueType a subIssueType belongs to
+
+
 class AutotaskClient:
     def __init__(self, session: aiohttp.ClientSession, *, username: str, secret: str,
                  integration_code: str, base_url: str = DEFAULT_BASE_URL,
@@ -115,6 +127,26 @@ class AutotaskClient:
                                            body=dict(fields), idempotent=False, write=True)
         return _item_id(reply.json(), child)
 
+    async def fields(self, entity: str) -> list[dict[str, Any]]:
+        """GET {entity}/entityInformation/fields: every field's metadata [C: AT-OAS]."""
+        reply = await self._transport.call("GET", entity, f"{entity}/entityInformation/fields",
+                                           idempotent=True)
+        return list((reply.json() or {}).get("fields") or [])
+
+    async def picklist(self, entity: str, field: str, *,
+                       include_inactive: bool = False) -> list[PicklistValue]:
+        """The choices of a picklist field (Tickets queueID, issueType, priority, status...) in
+        the tenant's sort order; values are per tenant, so read them, never hard-code them."""
+        for info in await self.fields(entity):
+            if str(info.get("name", "")).lower() != field.lower():
+                continue
+            if not info.get("isPickList"):
+                raise PsaError(f"Autotask {entity}.{field} is not a picklist")
+            values = [_picklist_value(raw) for raw in info.get("picklistValues") or ()]
+            values.sort(key=lambda v: v.sort_order)
+            return [v for v in values if include_inactive or v.is_active]
+        raise PsaError(f"Autotask {entity} has no field {field}")
+
     async def invoice_pdf(self, invoice_id: int) -> bytes | None:
         """The invoice as PDF bytes, or None when Autotask has none for it.
 
@@ -150,6 +182,22 @@ def _item_id(data: Any, entity: str) -> int:
     if not isinstance(data, dict) or not isinstance(data.get("itemId"), int):
         raise PsaError(f"Autotask {entity} write answered without an itemId")
     return data["itemId"]
+
+
+def _wire_int(value: Any) -> int | str | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _picklist_value(raw: dict[str, Any]) -> PicklistValue:
+    value = _wire_int(raw.get("value"))
+    return PicklistValue(value="" if value is None else value,
+                         label=str(raw.get("label") or ""), is_active=bool(raw.get("isActive")),
+                         is_default=bool(raw.get("isDefaultValue")),
+                         sort_order=int(raw.get("sortOrder") or 0),
+                         parent_value=_wire_int(raw.get("parentValue")))
 
 
 def _pdf_from_json(data: Any) -> bytes | None:

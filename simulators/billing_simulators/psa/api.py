@@ -25,6 +25,7 @@ HANDLERS = {
     "query": reads.query, "count": reads.count, "get": reads.get_one,
     "children": reads.list_children, "pdf": reads.invoice_pdf,
     "threshold": reads.threshold_information, "create": writes.create, "update": writes.update,
+    "entity_info": reads.entity_info, "field_info": reads.field_info, "udf_info": reads.udf_info,
 }
 
 

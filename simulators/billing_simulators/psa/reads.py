@@ -1,5 +1,5 @@
 """Autotask read operations: query (id-ordered pages), count, get by id,
-children of a parent, the invoice PDF and ThresholdInformation."""
+children of a parent, entityInformation, the invoice PDF and ThresholdInformation."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .entities import CHILDREN
 from .filters import QueryError
+from .metadata import entity_information, field_information
 from .pdf import tiny_pdf
 from .querying import (
     count_matches, decode_cursor, encode_cursor, parse_query_model, select_page,
@@ -111,3 +112,18 @@ async def threshold_information(request: web.Request, state: SimState,
         "requestThresholdTimeframe": 60,
         "currentTimeframeRequestCount": state.requests.hour_count(),
     })
+
+
+async def entity_info(request: web.Request, state: SimState, route: ApiRoute) -> web.Response:
+    return web.json_response(entity_information(state.store.table(route.entity).spec))
+
+
+async def field_info(request: web.Request, state: SimState, route: ApiRoute) -> web.Response:
+    spec = state.store.table(route.entity).spec
+    required = state.config.ticket_required_fields if spec.name == "Tickets" else spec.required
+    return web.json_response(field_information(spec, tuple(required)))
+
+
+async def udf_info(request: web.Request, state: SimState, route: ApiRoute) -> web.Response:
+    # The simulated tenant defines no UDFs; rows may still carry userDefinedFields.
+    return web.json_response({"fields": []})

@@ -70,6 +70,13 @@ def resolve(method: str, segments: list[str]) -> ApiRoute:
     if not rest:
         _allow(method, {"POST", "PATCH", "PUT"})
         return ApiRoute("create" if method == "POST" else "update", entity, method)
+    if rest[0] == "entityinformation":
+        _allow(method, {"GET"})
+        kinds = {(): "entity_info", ("fields",): "field_info", ("userdefinedfields",): "udf_info"}
+        op = kinds.get(tuple(rest[1:]))
+        if op is None:
+            raise RouteProblem(404, "No API resource at this path.")
+        return ApiRoute(op, entity, "GET " + "/".join(segments[1:]))
     if rest[0] == "query":
         _allow(method, {"GET", "POST"})
         if rest[1:] == []:

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .entities import CHILDREN, EntitySpec
+from .metadata import picklist_problem
 from .routes import ApiRoute
 from .state import SimState
 from .values import ValueProblem, coerce, now_stamp
@@ -21,6 +22,13 @@ def _check_references(state: SimState, spec: EntitySpec, values: dict[str, Any])
         if value is not None and state.store.table(target).get(value) is None:
             raise ApiProblem(500, f"Value {value} of {name} does not refer to an existing "
                                   f"{target} record.")
+
+
+def _check_picklists(entity: str, values: dict[str, Any], row: dict[str, Any] | None = None) -> None:
+    # An unknown picklist value is refused like any validation failure: 500 with errors[] [T].
+    problem = picklist_problem(entity, values, row)
+    if problem is not None:
+        raise ApiProblem(500, problem)
 
 
 def _canonical_changes(spec: EntitySpec, body: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +58,7 @@ def create_row(state: SimState, entity: str, body: dict[str, Any], *,
     if missing:
         raise ApiProblem(500, f"Missing required field(s) for {entity}: {', '.join(missing)}.")
     _check_references(state, spec, fields)
+    _check_picklists(entity, fields)
     now = now_stamp()
     if entity == "Tickets":
         fields["ticketNumber"] = state.next_ticket_number(now)
@@ -96,6 +105,7 @@ async def update(request: web.Request, state: SimState, route: ApiRoute) -> web.
         if not allowed:
             raise ApiProblem(500, f"The field {name} of the {route.entity} entity is read-only.")
     _check_references(state, spec, changes)
+    _check_picklists(route.entity, changes, row)
     changes = {k: v for k, v in changes.items() if row.get(k) != v}
     if changes:  # change stamps move only when something changed
         if route.entity == "Tickets" and changes.get("status") == 5:
