@@ -5,9 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA_LIBS := .cache/kafka/libs/.fetched
-PROJECTS := shared services/sync services/payments services/notifications simulators deploy
+PROJECTS := shared services/sync services/payments services/notifications services/portal simulators deploy
 
-.PHONY: up down test install kafka-libs bench clean
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download cannot
+# reach the internet on these machines).
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: up down test install kafka-libs browser bench clean
 
 install: $(STAMP) $(KAFKA_LIBS)
 
@@ -24,13 +28,20 @@ $(KAFKA_LIBS): deploy/kafka/pom.xml
 
 kafka-libs: $(KAFKA_LIBS)
 
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "the browser tests need Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 up: install
 	$(PY) -m devstack up
 
 down:
 	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing to stop"; fi
 
-test: install
+test: install browser
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 BENCH ?= pipeline

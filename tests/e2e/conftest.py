@@ -19,7 +19,8 @@ TOKENS = [
     {"token": MANAGER, "role": "manager"},
     {"token": CLIENT, "role": "client", "organization_id": "autotask:678", "contact_id": "autotask:901"},
 ]
-SERVICES = {"sync": "billing_sync", "payments": "billing_payments", "notifications": "billing_notifications"}
+SERVICES = {"sync": "billing_sync", "payments": "billing_payments", "notifications": "billing_notifications",
+            "portal": "billing_portal"}
 
 
 @dataclass

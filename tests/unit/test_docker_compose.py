@@ -9,11 +9,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 
 CONTRACT_PORTS = {
-    "sync": [8081], "payments": [8082], "notifications": [8083], "psa-sim": [9101], "accounting-sim": [9102],
+    "portal": [8080], "sync": [8081], "payments": [8082], "notifications": [8083], "psa-sim": [9101], "accounting-sim": [9102],
     "gateway-sim": [9103], "smtp-sink": [1025, 9104], "kafka": [9092],
 }
 PACKAGES = {"sync": ("services/sync", "billing_sync"), "payments": ("services/payments", "billing_payments"),
-            "notifications": ("services/notifications", "billing_notifications")}
+            "notifications": ("services/notifications", "billing_notifications"),
+            "portal": ("services/portal", "billing_portal")}
 
 
 def published_ports(service: dict) -> list[int]:
@@ -34,7 +35,8 @@ def test_each_service_is_its_own_image_with_the_environment_the_contract_names()
         assert service["build"]["args"] == {"PACKAGE": package, "MODULE": module}
         assert (ROOT / service["build"]["dockerfile"]).exists() and (ROOT / package / "pyproject.toml").exists()
         env = service["environment"]
-        for key in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_TOKENS", "SECRETS_KEY", "GATEWAY_WEBHOOK_SIGNING_KEY"):
+        for key in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_TOKENS", "SECRETS_KEY", "IDENTITY_KEY",
+                    "GATEWAY_WEBHOOK_SIGNING_KEY"):
             assert key in env, f"{name} lacks {key}"
         assert env["HTTP_PORT"] == str(CONTRACT_PORTS[name][0])
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"

@@ -1,0 +1,142 @@
+"""What every page shares: the signed-in person, CSRF checks, security headers, errors as pages."""
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import web
+
+from billing_portal.adapters import session_store, user_store
+from billing_portal.adapters.services_api import ServiceError, ServiceUnavailable
+from billing_portal.domain import csrf
+from billing_portal.domain.messages import sentence
+from billing_portal.domain.people import User
+from billing_portal.service.deps import Deps
+
+log = structlog.get_logger(__name__)
+
+SESSION_COOKIE = "billing_session"
+PRE_SESSION_COOKIE = "billing_presession"  # the sign-in form's CSRF token, before there is a session
+OPEN_PATHS = ("/login", "/health", "/metrics", "/openapi.json", "/static/")
+
+
+class DepsSlot:
+    """Filled when the runtime has started (the app is frozen by then, so the key holds a slot)."""
+
+    deps: Deps
+
+
+DEPS = web.AppKey("deps", DepsSlot)
+USER = web.RequestKey("user", User)
+CSRF = web.RequestKey("csrf", str)
+SESSION_TOKEN = web.RequestKey("session_token", str)
+
+
+def deps(request: web.Request) -> Deps:
+    return request.app[DEPS].deps
+
+
+def user(request: web.Request) -> User:
+    return request[USER]
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def page(request: web.Request, template: str, context: dict[str, Any] | None = None, *,
+         status: int = 200) -> web.Response:
+    base = {"user": request.get(USER), "csrf_token": request.get(CSRF, ""), "path": request.path}
+    return aiohttp_jinja2.render_template(template, request, {**base, **(context or {})}, status=status)
+
+
+def require(request: web.Request, *roles: str) -> User:
+    """A person whose role may not open a page gets a not-found page: never leak that the page exists."""
+    who = user(request)
+    if not who.is_one_of(*roles):
+        raise web.HTTPNotFound()
+    return who
+
+
+@web.middleware
+async def sessions(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Loads the person of the session cookie; pages other than the open ones need one."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        d = deps(request)
+        session = await session_store.touch(d.pool, token, d.session_idle)
+        person = await user_store.by_id(d.pool, session.user_id) if session else None
+        if session and person and person.active:
+            request[USER], request[CSRF], request[SESSION_TOKEN] = person, session.csrf_token, token
+    if USER not in request and not request.path.startswith(OPEN_PATHS):
+        raise web.HTTPSeeOther(f"/login?next={_safe_next(request.path_qs)}")
+    return await handler(request)
+
+
+@web.middleware
+async def csrf_check(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every form that changes something carries the session's token (the sign-in form a pre-session one)."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        form = await request.post()
+        presented = form.get(csrf.FIELD)
+        expected = request.get(CSRF) if USER in request else request.cookies.get(PRE_SESSION_COOKIE)
+        if not csrf.matches(expected, presented if isinstance(presented, str) else None):
+            return page(request, "error.html", {
+                "title": "Form expired",
+                "message": "This form has expired or did not come from this site. Go back, reload the page "
+                           "and try again."}, status=403)
+    return await handler(request)
+
+
+@web.middleware
+async def errors_as_pages(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ServiceUnavailable as exc:
+        return page(request, "error.html", {
+            "title": "Service unavailable",
+            "message": f"The {exc.service} service is not answering right now. Nothing was changed; "
+                       "try again in a moment."}, status=503)
+    except ServiceError as exc:
+        if exc.status == 404:
+            return page(request, "error.html", {"title": "Not found", "message": "That was not found."}, status=404)
+        return page(request, "error.html", {"title": "Not possible",
+                                            "message": sentence(exc.code, exc.message)}, status=exc.status)
+    except web.HTTPNotFound:
+        return page(request, "error.html", {"title": "Not found", "message": "That page was not found."},
+                    status=404)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("page failed", path=request.path)
+        return page(request, "error.html", {"title": "Something went wrong",
+                                            "message": "Something went wrong on our side. Try again."}, status=500)
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.path != "/health" and not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _safe_next(path: str) -> str:
+    from urllib.parse import quote
+    return quote(path if path.startswith("/") and not path.startswith("//") else "/", safe="")
+
+
+def safe_redirect_target(value: str | None, fallback: str) -> str:
+    """Only a path on this site: `next` must never send a person elsewhere."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return fallback

@@ -1,0 +1,95 @@
+"""Browser tests: Playwright driving Debian's Chromium against the portal and the services as real
+processes. A failed test leaves a screenshot and the page's HTML in its temporary folder, and prints
+their paths."""
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from billing_shared.secrets import new_key
+from tests.e2e.conftest import TOKENS, System
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium's own background traffic would be refused by the machine's closed network, many times over.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+PASSWORD = "browser-test-password"
+USERS = [
+    {"email": "admin@msp.example", "password": PASSWORD, "role": "admin"},
+    {"email": "manager@msp.example", "password": PASSWORD, "role": "manager"},
+    {"email": "pat@acme.example", "password": PASSWORD, "role": "client",
+     "organization_id": "autotask:678", "contact_id": "autotask:901"},
+]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+async def portal_system(infra, database_url, topic_prefix, tmp_path) -> AsyncIterator[System]:
+    """sync, payments and the portal as processes sharing one identity key."""
+    env = {
+        "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "KAFKA_TOPIC_PREFIX": topic_prefix, "API_TOKENS": json.dumps(TOKENS), "SECRETS_KEY": new_key(),
+        "IDENTITY_KEY": secrets.token_urlsafe(48), "PORTAL_USERS": json.dumps(USERS),
+        "LOG_FORMAT": "json", "OUTBOX_POLL_SECONDS": "0.1",
+    }
+    system = System(env, tmp_path / "logs")
+    try:
+        for name in ("sync", "payments"):
+            await system.start(name)
+        system.env.update(SYNC_URL=system.urls["sync"], PAYMENTS_URL=system.urls["payments"],
+                          NOTIFICATIONS_URL="http://127.0.0.1:9")  # not started: its pages show it is down
+        await system.start("portal")
+        yield system
+    finally:
+        system.stop_all()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(request, browser: Browser, tmp_path) -> AsyncIterator[Page]:
+    context = await browser.new_context()
+    opened = await context.new_page()
+    opened.set_default_timeout(10_000)
+    try:
+        yield opened
+    finally:
+        if request.node.stash.get(FAILED, False):
+            shot, html = tmp_path / "failure.png", tmp_path / "failure.html"
+            try:
+                await opened.screenshot(path=str(shot), full_page=True)
+                html.write_text(await opened.content())
+                print(f"\nbrowser test failed at {opened.url}: screenshot {shot}, page {html}")
+            except Exception as exc:  # noqa: BLE001 - the test's own failure matters more
+                print(f"\nbrowser test failed; no screenshot: {exc}")
+        await context.close()
+
+
+async def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    await page.goto(f"{base_url}/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
