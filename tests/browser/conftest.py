@@ -45,7 +45,8 @@ async def portal_system(infra, database_url, topic_prefix, tmp_path) -> AsyncIte
         "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": topic_prefix, "API_TOKENS": json.dumps(TOKENS), "SECRETS_KEY": new_key(),
         "IDENTITY_KEY": secrets.token_urlsafe(48), "PORTAL_USERS": json.dumps(USERS),
-        "LOG_FORMAT": "json", "OUTBOX_POLL_SECONDS": "0.1",
+        "LOG_FORMAT": "json", "OUTBOX_POLL_SECONDS": "0.1", "SCHEDULER_TICK_SECONDS": "0.5",
+        "WRITEBACK_POLL_SECONDS": "0.5", "WRITEBACK_RETRY_SECONDS": "0.2",
     }
     system = System(env, tmp_path / "logs")
     try:

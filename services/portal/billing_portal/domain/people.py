@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from billing_shared.web.identity import Identity
 
-HOME = {"admin": "/operations", "manager": "/organizations", "client": "/portal/invoices"}
+HOME = {"admin": "/integrations", "manager": "/organizations", "client": "/portal/invoices"}
 # What each role may open; admin may do whatever a manager may (as in the services).
 _IMPLIED = {"admin": {"admin", "manager"}, "manager": {"manager"}, "client": {"client"}}
 

@@ -1,13 +1,14 @@
 """What every page shares: the signed-in person, CSRF checks, security headers, errors as pages."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from billing_portal.adapters import session_store, user_store
+from billing_portal.adapters import audit_store, session_store, user_store
 from billing_portal.adapters.services_api import ServiceError, ServiceUnavailable
 from billing_portal.domain import csrf
 from billing_portal.domain.messages import sentence
@@ -17,6 +18,7 @@ from billing_portal.service.deps import Deps
 log = structlog.get_logger(__name__)
 
 SESSION_COOKIE = "billing_session"
+FLASH_COOKIE = "billing_flash"  # one message for the page after a redirect ("Settings saved")
 PRE_SESSION_COOKIE = "billing_presession"  # the sign-in form's CSRF token, before there is a session
 OPEN_PATHS = ("/login", "/health", "/metrics", "/openapi.json", "/static/")
 
@@ -47,8 +49,40 @@ def client_address(request: web.Request) -> str:
 
 def page(request: web.Request, template: str, context: dict[str, Any] | None = None, *,
          status: int = 200) -> web.Response:
-    base = {"user": request.get(USER), "csrf_token": request.get(CSRF, ""), "path": request.path}
-    return aiohttp_jinja2.render_template(template, request, {**base, **(context or {})}, status=status)
+    flash = _read_flash(request)
+    base = {"user": request.get(USER), "csrf_token": request.get(CSRF, ""), "path": request.path, "flash": flash}
+    response = aiohttp_jinja2.render_template(template, request, {**base, **(context or {})}, status=status)
+    if flash is not None:
+        response.del_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(request: web.Request, location: str, *, flash: str | None = None, ok: bool = True) -> web.HTTPSeeOther:
+    """Post, then redirect: a refresh of the next page never repeats the change."""
+    response = web.HTTPSeeOther(location)
+    if flash is not None:
+        response.set_cookie(FLASH_COOKIE, json.dumps({"text": flash, "ok": ok}), max_age=60, httponly=True,
+                            samesite="Lax", path="/", secure=deps(request).config.secure_cookies)
+    return response
+
+
+def _read_flash(request: web.Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        flash = json.loads(raw)
+        return {"text": str(flash["text"]), "ok": bool(flash["ok"])}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def audit(request: web.Request, action: str, target: str | None = None,
+                details: dict[str, Any] | None = None) -> None:
+    """Every change made through the portal: who, what, when, from where."""
+    who = user(request)
+    await audit_store.record(deps(request).pool, user_id=who.user_id, email=who.email, action=action,
+                             target=target, details=details, address=client_address(request))
 
 
 def require(request: web.Request, *roles: str) -> User:
