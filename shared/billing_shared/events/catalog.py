@@ -28,6 +28,8 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
         payments.PaymentCancelled,
         payments.PaymentSettlementFailed,
         payments.PaymentChargedBack,
+        payments.PaymentRefundFailed,
+        payments.InvoiceOverApplied,
         payments.PaymentMethodAdded,
     ),
     BILLING_DIRECTORY: (directory.OrganizationSynced, directory.ContactSynced),

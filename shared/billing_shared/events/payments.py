@@ -9,6 +9,8 @@ from billing_shared.money import Currency, Money
 from .envelope import Data, Event
 
 PaymentStatus = Literal["pending", "succeeded", "failed", "cancelled", "charged_back"]
+# Beyond the contract's shape (an added field): how a cancel reached the gateway.
+GatewayReversal = Literal["pending", "voided", "refunded", "none"]
 Environment = Literal["autotask", "client_portal"]
 MethodType = Literal["credit_card", "echeck"]
 
@@ -29,6 +31,9 @@ class TransactionRow(Data):
     amount: Money
     at: datetime
     transaction_id: str | None = None
+    # Beyond the contract's shape: set on a refund that failed at settlement (it never reached the client;
+    # its amount is unapplied again and no longer counts in refund_amount).
+    failure_reason: str | None = None
 
 
 class PaymentSnapshot(Data):
@@ -47,6 +52,8 @@ class PaymentSnapshot(Data):
     unapplied_amount: Money
     refund_amount: Money
     original_amount: Money
+    # Beyond the contract's shape: for a cancel, what moved at the gateway (null: no cancel asked).
+    gateway_reversal: GatewayReversal | None = None
     applications: list[Application] = []
     transactions: list[TransactionRow] = []
 
@@ -101,6 +108,12 @@ class PaymentSettlementFailed(_PaymentEvent):
     event_type: Literal["payment.settlement_failed"] = "payment.settlement_failed"
 
 
+class PaymentRefundFailed(_PaymentEvent):
+    """A refund failed at settlement: it never reached the client; its amount is unapplied again."""
+    TYPE: ClassVar[str] = "payment.refund_failed"
+    event_type: Literal["payment.refund_failed"] = "payment.refund_failed"
+
+
 class PaymentChargedBack(_PaymentEvent):
     TYPE: ClassVar[str] = "payment.charged_back"
     event_type: Literal["payment.charged_back"] = "payment.charged_back"
@@ -110,3 +123,24 @@ class PaymentMethodAdded(Event):
     TYPE: ClassVar[str] = "payment_method.added"
     event_type: Literal["payment_method.added"] = "payment_method.added"
     data: PaymentMethodData
+
+
+class InvoiceOverAppliedData(Data):
+    """An invoice whose total (as sync now reports it) is below what our payments apply to it."""
+
+    invoice_id: str
+    organization_id: str
+    invoice_number: str | None = None
+    currency: Currency
+    total: Money  # the total as sync reports it now
+    applied: Money  # what the ledger applies to it
+    over_by: Money  # applied - total: money to move (unapply, refund) by hand
+    source_version: int
+
+
+class InvoiceOverApplied(Event):
+    """Payments' staff alert (beyond the contract's event list): the invoice is shown with balance 0 and
+    is not payable until a person settles the difference."""
+    TYPE: ClassVar[str] = "invoice.over_applied"
+    event_type: Literal["invoice.over_applied"] = "invoice.over_applied"
+    data: InvoiceOverAppliedData

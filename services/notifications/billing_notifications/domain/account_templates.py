@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from billing_shared.events.invoices import InvoiceSnapshot
-from billing_shared.events.payments import PaymentMethodData
+from billing_shared.events.payments import InvoiceOverAppliedData, PaymentMethodData
 from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncStalledData
 
 from .parts import INTEGRATIONS, Context, Parts, amount, method_label, when
@@ -71,4 +71,21 @@ def connection_failed(d: ConnectionFailedData, ctx: Context) -> Parts:
         title=f"Cannot connect to {name}: {d.reason}",
         summary=f"The billing link could not connect to {name}: {d.reason}.",
         facts=[("Integration", name), ("Reason", d.reason)],
+    )
+
+
+def invoice_over_applied(i: InvoiceOverAppliedData, ctx: Context) -> Parts:
+    """For staff: accounting lowered an invoice's total below what our payments apply to it."""
+    invoice = ctx.invoice(i.invoice_id)
+    over = amount(i.over_by, i.currency)
+    return Parts(
+        subject=f"Overpaid: {invoice} of {ctx.who} now totals less than its payments",
+        intro=[f"The total of {invoice} was lowered to {amount(i.total, i.currency)}, but payments apply "
+               f"{amount(i.applied, i.currency)} to it: {over} too much.",
+               "It shows a balance of 0.00 and cannot be paid. Unapply or refund the difference."],
+        title=f"{invoice} of {ctx.who} is overpaid by {over}",
+        summary=f"The total of {invoice} of {ctx.who} is below the payments applied to it, by {over}. "
+                "Unapply or refund the difference.",
+        facts=[("Organization", ctx.who), ("Invoice", invoice), ("Total now", amount(i.total, i.currency)),
+               ("Applied", amount(i.applied, i.currency)), ("Over by", over)],
     )

@@ -41,6 +41,8 @@ TYPES: dict[str, TypeInfo] = {
     "payment.charged_back": TypeInfo("client", _ON_TICKET),
     "payment.settlement_failed": TypeInfo("client", _ON_BOTH),
     "payment.unapplied": TypeInfo("client", _ON_TICKET),
+    "payment.refund_failed": TypeInfo("staff", _ON_TICKET),
+    "invoice.over_applied": TypeInfo("staff", _ON_TICKET),
     "invoice.available": TypeInfo("client", _ON_EMAIL),
     "payment_method.added": TypeInfo("client", _ON_EMAIL),
     "sync.failed": TypeInfo("staff", _ON_TICKET),

@@ -44,6 +44,8 @@ _TEMPLATES: dict[str, Callable[[Any, Context], Parts]] = {
     "payment.charged_back": pay.payment_charged_back,
     "payment.settlement_failed": pay.payment_settlement_failed,
     "payment.unapplied": pay.payment_unapplied,
+    "payment.refund_failed": pay.payment_refund_failed,
+    "invoice.over_applied": acc.invoice_over_applied,
     "invoice.available": acc.invoice_available,
     "payment_method.added": acc.payment_method_added,
     "sync.failed": acc.sync_failed,

@@ -137,3 +137,24 @@ def payment_unapplied(p: PaymentSnapshot, ctx: Context) -> Parts:
         facts=[*_payment_facts(p, ctx, "Sale amount", p.sale_amount),
                ("Unapplied", total)],
     )
+
+
+def payment_refund_failed(p: PaymentSnapshot, ctx: Context) -> Parts:
+    """For staff: a refund failed at settlement, so the client never got it; the ledger has taken it back
+    (its amount is unapplied again) and a person decides whether to refund again or apply it."""
+    failed = [t for t in p.transactions if t.type == "refund" and t.failure_reason]
+    row = failed[-1] if failed else None
+    total = amount(row.amount if row else p.unapplied_amount, p.currency)
+    reason = (row.failure_reason if row else None) or "the refund failed at settlement"
+    return Parts(
+        subject=f"Refund not completed for {ctx.who}: {total}",
+        intro=[f"A refund of {total} to {ctx.who} failed at settlement ({reason}): the client never received it.",
+               f"The payment shows it as unapplied again ({amount(p.unapplied_amount, p.currency)} unapplied); "
+               "refund it again or apply it to an invoice."],
+        title=f"Refund failed for {ctx.who}: {total} ({reason})",
+        summary=f"A refund of {total} to {ctx.who} failed at settlement: {reason}. The client did not get the "
+                "money; it is unapplied on the payment again. Refund it again or apply it.",
+        facts=[*_payment_facts(p, ctx, "Refund amount", row.amount if row else p.unapplied_amount),
+               ("Refund transaction ID", (row.transaction_id if row else None) or "none"), ("Reason", reason),
+               ("Unapplied now", amount(p.unapplied_amount, p.currency))],
+    )

@@ -26,8 +26,8 @@ from .freshness import utc
 # A payment reaches each of these states once: the payment id is the fact's identity.
 ONCE_PER_PAYMENT = {"payment.succeeded", "payment.failed", "payment.cancelled", "payment.charged_back",
                     "payment.settlement_failed"}
-# These can happen several times to one payment (partial refunds, one void per invoice).
-ONCE_PER_EVENT = {"payment.refunded", "payment.unapplied"}
+# These can happen several times to one payment (partial refunds, one void per invoice, each failed refund).
+ONCE_PER_EVENT = {"payment.refunded", "payment.unapplied", "payment.refund_failed"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episod
         return make(payment.payment_id if kind in ONCE_PER_PAYMENT else event_id, invoices)
     if kind == "payment_method.added":
         return make(data.method_id)
+    if kind == "invoice.over_applied":  # one per total and applied amount it was seen with
+        return make(f"{data.invoice_id}:{data.total}:{data.applied}", (data.invoice_id,))
     if kind == "sync.failed":
         return make(f"{event.organization_id}:{data.integration}:{data.run_id}")
     if kind == "sync.stalled":

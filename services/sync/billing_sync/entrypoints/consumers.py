@@ -14,5 +14,5 @@ PAYMENT_HANDLERS = {
     event_type: Batched(on_payment_snapshots)
     for event_type in ("payment.succeeded", "payment.failed", "payment.unapplied", "payment.applied",
                        "payment.refunded", "payment.cancelled", "payment.settlement_failed",
-                       "payment.charged_back")
+                       "payment.charged_back", "payment.refund_failed")
 }
