@@ -9,9 +9,13 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
 from billing_shared.secrets import new_key
+from billing_simulators.gateway import GatewaySimConfig
+from billing_simulators.gateway import create_app as create_gateway_sim
+from devstack.ports import free_port
 from tests.e2e.conftest import TOKENS, System
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,15 +42,33 @@ def pytest_runtest_makereport(item, call):
 FAILED = pytest.StashKey[bool]()
 
 
+SIGNING_KEY = "browser-signing-key"
+
+
 @pytest.fixture
-async def portal_system(infra, database_url, topic_prefix, tmp_path) -> AsyncIterator[System]:
-    """sync, payments and the portal as processes sharing one identity key."""
+async def gateway_sim() -> AsyncIterator[str]:
+    """The gateway simulator in this process; its webhooks go to the payments service of portal_system."""
+    port = free_port()
+    runner = web.AppRunner(create_gateway_sim(GatewaySimConfig(webhook_signing_key=SIGNING_KEY,
+                                                               webhook_url="http://127.0.0.1:9/unset")))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim) -> AsyncIterator[System]:
+    """sync, payments and the portal as processes sharing one identity key, and the gateway simulator."""
     env = {
         "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": topic_prefix, "API_TOKENS": json.dumps(TOKENS), "SECRETS_KEY": new_key(),
         "IDENTITY_KEY": secrets.token_urlsafe(48), "PORTAL_USERS": json.dumps(USERS),
         "LOG_FORMAT": "json", "OUTBOX_POLL_SECONDS": "0.1", "SCHEDULER_TICK_SECONDS": "0.5",
         "WRITEBACK_POLL_SECONDS": "0.5", "WRITEBACK_RETRY_SECONDS": "0.2",
+        "GATEWAY_BASE_URL": gateway_sim, "GATEWAY_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "GATEWAY_TIMEOUT_SECONDS": "3",
     }
     system = System(env, tmp_path / "logs")
     try:
