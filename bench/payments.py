@@ -23,8 +23,10 @@ import uuid
 from datetime import date
 
 import aiohttp
+import asyncpg
 
-from billing_shared.events.catalog import BILLING_INVOICES
+from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES
+from billing_shared.events.directory import ContactData, ContactSynced
 from billing_shared.events.invoices import InvoiceSnapshot, InvoiceSynced
 from billing_shared.kafka.clients import make_producer
 from billing_shared.kafka.topics import TopicNames, ensure_topics
@@ -40,6 +42,7 @@ CONCURRENCY = 50
 SIGNING_KEY = "bench-signing-key"
 ADMIN = {"Authorization": "Bearer bench-admin"}
 MANAGER = {"Authorization": "Bearer bench-manager"}
+PAYER = "autotask:bench-payer"  # every payment names a known contact of the invoice's organization
 SETTINGS = {"active": True, "currency": "USD", "accept_payments_in": ["autotask", "client_portal"],
             "payment_types": {"autotask": ["credit_card"], "client_portal": ["credit_card"]},
             "public_key": "sim-public-key", "private_key": "sim-private-key"}
@@ -126,6 +129,9 @@ async def main(count: int) -> None:
         await producer.start()
         for n in range(2 * count):
             await producer.send(names(BILLING_INVOICES), snapshot(n).to_json(), key=b"autotask:1")
+        payer = ContactSynced.new(producer="bench", organization_id="autotask:1", data=ContactData(
+            contact_id=PAYER, organization_id="autotask:1", name="Bench Payer"))
+        await producer.send(names(BILLING_DIRECTORY), payer.to_json(), key=b"autotask:1")
         await producer.stop()
         connector = aiohttp.TCPConnector(limit=CONCURRENCY)
         async with aiohttp.ClientSession(connector=connector) as http:
@@ -133,14 +139,16 @@ async def main(count: int) -> None:
                 assert r.status == 200, await r.text()
             while not await _all_there(http, base, 2 * count):  # the projection holds every invoice
                 await asyncio.sleep(0.5)
+            while not await _payer_known(infra.database_url):
+                await asyncio.sleep(0.5)
             async with http.post(f"{base}/v1/organizations/autotask:1/wallet", json={"token": "tok_visa_approved"},
                                  headers=MANAGER) as r:
                 method_id = (await r.json())["method_id"]
 
-            token_bodies = [{"invoice_id": f"autotask:{n}", "payment_method": {"token": "tok_visa_approved"}}
-                            for n in range(count)]
-            stored_bodies = [{"invoice_id": f"autotask:{n}", "payment_method": {"method_id": method_id}}
-                             for n in range(count, 2 * count)]
+            token_bodies = [{"invoice_id": f"autotask:{n}", "contact_id": PAYER,
+                             "payment_method": {"token": "tok_visa_approved"}} for n in range(count)]
+            stored_bodies = [{"invoice_id": f"autotask:{n}", "contact_id": PAYER,
+                              "payment_method": {"method_id": method_id}} for n in range(count, 2 * count)]
             meter = CpuMeter(payments=payments.process.pid, gateway_sim=sim.process.pid, load_client=os.getpid(),
                              **({"postgres": pg} if (pg := postgres_pid(infra.database_url)) else {}))
             await load(http, f"{base}/v1/payments", token_bodies[:50])  # warm-up
@@ -156,6 +164,14 @@ async def main(count: int) -> None:
             seconds, latencies = await webhooks(http, f"{base}/v1/webhooks/gateway", 4 * count)
             report("webhook ingress (signed)", 4 * count, seconds, latencies)
             print(f"{'':28} {meter.report(seconds)}")
+
+
+async def _payer_known(database_url: str) -> bool:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return bool(await conn.fetchval("SELECT true FROM payments.contacts WHERE contact_id = $1", PAYER))
+    finally:
+        await conn.close()
 
 
 async def _all_there(http: aiohttp.ClientSession, base: str, count: int) -> bool:

@@ -27,7 +27,7 @@ from billing_shared.secrets import new_key
 from billing_simulators.gateway import GatewaySimConfig, create_app
 from devstack.ports import free_port
 from devstack.processes import Managed, start_python, wait_healthy
-from tests.e2e.conftest import ADMIN, MANAGER, TOKENS, auth
+from tests.e2e.conftest import ADMIN, CLIENT, MANAGER, TOKENS, auth
 from tests.support import eventually, read_topic
 
 SIGNING_KEY = "e2e-signing-key"
@@ -55,6 +55,10 @@ class PaymentsWorld:
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Managed] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
+    # Every payment names a known, active contact of the invoice's organization: one payer per organization
+    # is published on billing.directory.v1 when first needed, and staff pay as it unless a test names another.
+    invoice_organizations: dict[str, str] = field(default_factory=dict)
+    payers: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> TopicNames:
@@ -83,6 +87,8 @@ class PaymentsWorld:
         }
         await self.start_service("sync", "billing_sync")
         await self.start_service("payments", "billing_payments", port=payments_port, **payments_env)
+        client = next(t for t in TOKENS if t["token"] == CLIENT)
+        await self.contact(client["contact_id"], client["organization_id"])  # the client pays as itself
 
     async def start_service(self, name: str, module: str, port: int | None = None, **extra: str) -> None:
         port = port or free_port()
@@ -112,6 +118,7 @@ class PaymentsWorld:
         await self.producer.send_and_wait(self.names(UPSTREAM_INVOICES), event.to_json(),
                                           key=event.organization_id.encode())
         invoice_id = f"autotask:{external_id}"
+        self.invoice_organizations[invoice_id] = event.organization_id
         if wait:
             await eventually(lambda: self.find_invoice(invoice_id), timeout=30)
         return invoice_id
@@ -123,11 +130,31 @@ class PaymentsWorld:
                                                                          version=version))
         await self.producer.send_and_wait(self.names(UPSTREAM_INVOICES), event.to_json(), key=b"autotask:any")
 
-    async def contact(self, contact_id: str, organization_id: str) -> None:
+    async def contact(self, contact_id: str, organization_id: str, *, active: bool = True, wait: bool = True) -> None:
+        """Publish a contact on billing.directory.v1; by default, return once payments has it."""
         event = ContactSynced.new(producer="e2e", organization_id=organization_id, data=ContactData(
-            contact_id=contact_id, organization_id=organization_id, name="Pat Payer", email="pat@example.com"))
+            contact_id=contact_id, organization_id=organization_id, name="Pat Payer", email="pat@example.com",
+            active=active))
         await self.producer.send_and_wait(self.names(BILLING_DIRECTORY), event.to_json(),
                                           key=organization_id.encode())
+        if wait:
+            async def known() -> bool:
+                conn = await asyncpg.connect(self.database_url)
+                try:
+                    row = await conn.fetchrow("SELECT organization_id, active FROM payments.contacts "
+                                              "WHERE contact_id = $1", contact_id)
+                finally:
+                    await conn.close()
+                return row is not None and (row["organization_id"], row["active"]) == (organization_id, active)
+            await eventually(known, timeout=30, interval=0.2)
+
+    async def payer(self, organization_id: str) -> str:
+        """A contact of the organization that payments knows (published the first time it is asked for)."""
+        if organization_id not in self.payers:
+            contact_id = f"autotask:payer-{organization_id.split(':', 1)[1]}"
+            await self.contact(contact_id, organization_id)
+            self.payers[organization_id] = contact_id
+        return self.payers[organization_id]
 
     # -- the payments API --------------------------------------------------------------------
     async def call(self, method: str, path: str, token: str = MANAGER, body: Any = None,
@@ -145,6 +172,8 @@ class PaymentsWorld:
     async def pay(self, invoice_id: str, token: str = "tok_visa_approved", *, amount: str | None = None,
                   key: str | None = None, as_: str = MANAGER, method_id: str | None = None, **extra: Any) -> Reply:
         method = {"method_id": method_id} if method_id else {"token": token}
+        if as_ != CLIENT and "contact_id" not in extra:  # staff name the payer; a client is its own
+            extra["contact_id"] = await self.payer(self.invoice_organizations.get(invoice_id, "autotask:678"))
         body = {"invoice_id": invoice_id, "payment_method": method, **extra}
         if amount is not None:
             body["amount"] = amount

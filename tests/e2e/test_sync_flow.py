@@ -72,7 +72,8 @@ async def payable(http: aiohttp.ClientSession, payments_url: str) -> dict[str, d
 
 
 async def test_psa_invoices_become_payable_and_a_payment_flows_back_to_accounting_and_the_psa(infra, system,
-                                                                                             topic_prefix):
+                                                                                             topic_prefix,
+                                                                                             database_url):
     names = TopicNames(topic_prefix)
     await ensure_topics(infra.kafka_bootstrap, names.all())
     async with simulators() as sims, gateway(system):
@@ -103,6 +104,9 @@ async def test_psa_invoices_become_payable_and_a_payment_flows_back_to_accountin
         invoices = await eventually(all_payable, timeout=30)
         assert invoices["autotask:501"]["invoice_number"] == books["autotask:501"]["DocNumber"]
         assert (invoices["autotask:503"]["balance"], invoices["autotask:503"]["status"]) == ("1000.00", "open")
+
+        # the payer: the PSA contact, which payments learns from the directory sync publishes
+        await eventually(lambda: _payments_knows(database_url, "autotask:901", "autotask:678"), timeout=30)
 
         # a payment: a sale at the gateway, then applied in accounting and dated in the PSA
         paid = await payments_call(sims.http, payments, "POST", "/v1/payments", {
@@ -150,6 +154,16 @@ async def test_psa_invoices_become_payable_and_a_payment_flows_back_to_accountin
         await eventually(unapplied, timeout=30)
         voided = (await payable(sims.http, payments))["autotask:502"]
         assert (voided["status"], voided["payable"]) == ("voided", False)
+
+
+async def _payments_knows(database_url: str, contact_id: str, organization_id: str) -> bool:
+    conn = await asyncpg.connect(database_url)
+    try:
+        found = await conn.fetchval("SELECT organization_id FROM payments.contacts WHERE contact_id = $1 AND active",
+                                    contact_id)
+    finally:
+        await conn.close()
+    return found == organization_id
 
 
 async def _refnum_applied(sims, transaction_id: str) -> bool:
