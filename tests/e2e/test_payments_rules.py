@@ -44,6 +44,15 @@ async def test_a_payer_from_another_organization_is_refused(world):
     assert paid.status == 201 and paid.body["contact_id"] == "autotask:7002"
 
 
+async def test_staff_name_the_payer_and_it_is_an_active_contact_the_directory_knows(world):
+    a = await world.invoice("20.00")
+    assert code(await world.pay(a, contact_id=None)) == (422, "invalid_request")
+    assert code(await world.pay(a, contact_id="autotask:7404")) == (422, "contact_not_in_organization")  # unknown
+    await world.contact("autotask:7003", "autotask:678", active=False)
+    assert code(await world.pay(a, contact_id="autotask:7003")) == (422, "contact_not_in_organization")
+    assert (await world.invoice_view(a))["balance"] == "20.00"
+
+
 @pytest.mark.parametrize("method", [
     {"token": "4111111111111111"},
     {"token": "tok_visa_approved", "card_number": "4000 0000 0000 0002"},

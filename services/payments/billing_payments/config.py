@@ -12,8 +12,13 @@ class PaymentsSettings(ServiceSettings):
     reconcile_interval_seconds: float = 5.0
     # A pending payment older than this is resolved by asking the gateway (default: 2 x timeout + 5 s).
     pending_grace_seconds: float | None = None
+    # An Idempotency-Key claimed by a request that has recorded no payment yet is held this long; then a
+    # retry of the same request takes it over (the first one crashed or hangs before the sale).
+    idempotency_claim_lease_seconds: float = 5.0
     # Tests only: exit the process right after the gateway approves a sale, before it is recorded.
     test_crash_after_sale: bool = False
+    # Tests only: exit the process right after the Idempotency-Key is claimed, before the payment is recorded.
+    test_crash_after_claim: bool = False
 
     @property
     def pending_grace(self) -> float:

@@ -5,6 +5,8 @@ import asyncpg
 
 from billing_shared.events.directory import ContactData
 
+from billing_payments.domain.rules import KnownContact
+
 
 async def upsert_contacts(conn: asyncpg.Connection, contacts: list[ContactData]) -> None:
     newest = {c.contact_id: c for c in contacts}
@@ -19,5 +21,6 @@ async def upsert_contacts(conn: asyncpg.Connection, contacts: list[ContactData])
     )
 
 
-async def organization_of(conn: asyncpg.Connection | asyncpg.Pool, contact_id: str) -> str | None:
-    return await conn.fetchval("SELECT organization_id FROM contacts WHERE contact_id = $1", contact_id)
+async def find(conn: asyncpg.Connection | asyncpg.Pool, contact_id: str) -> KnownContact | None:
+    row = await conn.fetchrow("SELECT organization_id, active FROM contacts WHERE contact_id = $1", contact_id)
+    return KnownContact(contact_id, row["organization_id"], row["active"]) if row else None

@@ -1,6 +1,7 @@
 """Preconditions of a payment (DOMAIN.md "Pay"), each with its own error, in a fixed order."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_shared.money import ZERO
@@ -9,6 +10,33 @@ from .errors import PaymentError
 from .invoices import PayableInvoice
 from .ledger import require_payable
 from .settings import ProcessingSettings
+
+
+@dataclass(frozen=True)
+class KnownContact:
+    """A contact as the directory (billing.directory.v1) last described it."""
+
+    contact_id: str
+    organization_id: str
+    active: bool
+
+
+def require_payer(contact_id: str | None) -> str:
+    """Every payment names its payment contact (the vendor's flow makes it mandatory)."""
+    if not contact_id:
+        raise PaymentError("invalid_request", "contact_id is required: name the contact who pays")
+    return contact_id
+
+
+def check_payer(contact_id: str, known: KnownContact | None, organization_id: str) -> None:
+    """The payer must be a known, active contact of the invoice's organization. A contact the directory
+    has not described yet is refused too: payments cannot tell it from a made-up id."""
+    if known is None or not known.active or known.organization_id != organization_id:
+        why = "is not known" if known is None else "is not active" if not known.active \
+            else "belongs to another organization"
+        raise PaymentError("contact_not_in_organization",
+                           f"contact {contact_id} {why}: the payer must be an active contact of {organization_id}",
+                           contact_id=contact_id, organization_id=organization_id)
 
 
 def check_processing(settings: ProcessingSettings, environment: str) -> None:

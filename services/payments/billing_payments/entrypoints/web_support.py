@@ -42,7 +42,8 @@ def refuse_raw_card_data(body: Any) -> None:
 
 
 def acting_contact(who: Principal, requested: str | None) -> str | None:
-    """A client acts as its own contact; staff may name any (or none)."""
+    """A client acts as its own contact; staff name one (a payment checks that it is an active contact of
+    the invoice's organization; a wallet entry may have none)."""
     if who.role != "client":
         return requested
     if requested not in (None, who.contact_id):

@@ -1,11 +1,13 @@
 """Paying an invoice, exactly once.
 
 1. The Idempotency-Key is claimed: a repeat replays the stored response, a concurrent repeat gets
-   `payment_in_progress`, another body under the same key `idempotency_key_reused`.
+   `payment_in_progress`, another body under the same key `idempotency_key_reused`. Until a payment is
+   recorded under it the claim is a lease: a retry after the lease takes over a key whose holder died.
 2. Preconditions are checked, the payment method is resolved (a token is first put in the gateway's
-   vault, which tells its type, brand and last four).
-3. Under the invoice's row lock the payment is recorded `pending` and the invoice marked in flight:
-   one payment in flight per invoice.
+   vault, which tells its type, brand and last four). Nothing of ours changes before step 3.
+3. Under the invoice's row lock the payment is recorded `pending`, the invoice marked in flight (one
+   payment in flight per invoice), the key linked to the payment (only while this request still holds
+   it) and a method to be saved added to the wallet, all in one transaction.
 4. The sale goes to the gateway once, with our payment id as its order id. Approved or declined is
    recorded at once; no reply leaves the payment pending and the invoice locked for the reconciler,
    which asks the gateway by order id. A crash anywhere after step 3 ends the same way.
@@ -29,7 +31,7 @@ from billing_payments.domain.settings import ProcessingSettings
 from billing_payments.service.deps import Deps
 from billing_payments.service.resolving import SaleOutcome, resolve_pending
 from billing_payments.service.responses import final_response, payment_body
-from billing_payments.service.wallet import ResolvedMethod, forget_unsaved, resolve_method
+from billing_payments.service.wallet import ResolvedMethod, forget_unsaved, resolve_method, save_with_payment
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +61,9 @@ class PayResult:
 
 
 async def pay(deps: Deps, cmd: PayCommand) -> PayResult:
-    claim = await idempotency_store.claim(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, cmd.request_hash)
+    rules.require_payer(cmd.contact_id)  # a malformed request: refused before the key is claimed
+    claim = await idempotency_store.claim(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, cmd.request_hash,
+                                          lease_seconds=deps.config.idempotency_claim_lease_seconds)
     if not claim.new:
         if claim.request_hash != cmd.request_hash:
             raise PaymentError("idempotency_key_reused", "this Idempotency-Key was used with other parameters")
@@ -67,54 +71,66 @@ async def pay(deps: Deps, cmd: PayCommand) -> PayResult:
             return PayResult(claim.response_status, claim.response_body)  # type: ignore[arg-type]
         raise PaymentError("payment_in_progress", "a payment with this Idempotency-Key is in progress",
                            payment_id=claim.payment_id)
+    assert claim.claim_id is not None
+    if deps.config.test_crash_after_claim:
+        os._exit(137)  # tests: the key is claimed, no payment is recorded yet
     recorded = False
     try:
         settings = await deps.settings()
-        payment, resolved = await _record_pending(deps, settings, cmd)
+        payment, resolved = await _record_pending(deps, settings, cmd, claim.claim_id)
         recorded = True
         return await _charge(deps, settings, payment, resolved)
     except PaymentError as exc:
         if recorded:
             raise
         if exc.code in RETRYABLE:
-            await idempotency_store.release(deps.pool, cmd.idempotency_scope, cmd.idempotency_key)
+            await idempotency_store.release(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, claim.claim_id)
         else:
             body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
-            await idempotency_store.complete(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, exc.status, body)
+            await idempotency_store.complete(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, claim.claim_id,
+                                             exc.status, body)
         raise
     except BaseException:
         if not recorded:  # nothing was charged: let the key be used again
-            await idempotency_store.release(deps.pool, cmd.idempotency_scope, cmd.idempotency_key)
+            await idempotency_store.release(deps.pool, cmd.idempotency_scope, cmd.idempotency_key, claim.claim_id)
         raise
 
 
-async def _record_pending(deps: Deps, settings: ProcessingSettings, cmd: PayCommand) -> tuple[Payment, ResolvedMethod]:
+async def _record_pending(deps: Deps, settings: ProcessingSettings, cmd: PayCommand,
+                          claim_id: str) -> tuple[Payment, ResolvedMethod]:
     rules.check_processing(settings, cmd.environment)
     invoice = await invoice_store.get(deps.pool, cmd.invoice_id)
     if invoice is None or (cmd.caller_organization_id and invoice.organization_id != cmd.caller_organization_id):
         raise PaymentError("not_found", "invoice not found", invoice_id=cmd.invoice_id)
     rules.amount_to_pay(invoice, settings, cmd.amount)  # fail fast, before the gateway is involved
-    await _check_contact(deps, cmd.contact_id, invoice.organization_id)
-    method = await resolve_method(deps, settings, invoice.organization_id, cmd.contact_id, method_id=cmd.method_id,
-                                  token=cmd.token, save=cmd.save_to_wallet)
+    contact_id = rules.require_payer(cmd.contact_id)
+    rules.check_payer(contact_id, await directory_store.find(deps.pool, contact_id), invoice.organization_id)
+    # The vault is the only place that tells a token's type, so a token is vaulted before the type check;
+    # it joins our wallet (if asked to) only in the transaction below, and leaves the vault on any refusal.
+    method = await resolve_method(deps, settings, invoice.organization_id, method_id=cmd.method_id, token=cmd.token,
+                                  save=cmd.save_to_wallet)
     try:
         rules.check_method_type(settings, cmd.environment, method.method.type)
         async with deps.uow.begin() as tx:
             locked = await invoice_store.get(tx.conn, cmd.invoice_id, for_update=True)
             assert locked is not None
             amount = rules.amount_to_pay(locked, settings, cmd.amount)
+            payment_id = str(uuid.uuid4())
+            if not await idempotency_store.attach(tx.conn, cmd.idempotency_scope, cmd.idempotency_key, claim_id,
+                                                  payment_id):
+                raise PaymentError("payment_in_progress", "a retry of this request has taken over its Idempotency-Key")
+            saved = await save_with_payment(tx, method, locked.organization_id, contact_id)
             payment = Payment(
-                payment_id=str(uuid.uuid4()), invoice_id=locked.invoice_id, organization_id=locked.organization_id,
-                contact_id=cmd.contact_id, environment=cmd.environment,  # type: ignore[arg-type]
-                method=method.method, currency=locked.currency, original_amount=amount, created_at=deps.now(),
+                payment_id=payment_id, invoice_id=locked.invoice_id, organization_id=locked.organization_id,
+                contact_id=contact_id, environment=cmd.environment,  # type: ignore[arg-type]
+                method=saved.method, currency=locked.currency, original_amount=amount, created_at=deps.now(),
             )
-            await payment_store.insert(tx.conn, payment, vault_id=method.vault_id, method_id=method.method_id)
+            await payment_store.insert(tx.conn, payment, vault_id=saved.vault_id, method_id=saved.method_id)
             await invoice_store.set_in_flight(tx.conn, locked.invoice_id, payment.payment_id)
-            await idempotency_store.attach(tx.conn, cmd.idempotency_scope, cmd.idempotency_key, payment.payment_id)
     except BaseException:
-        await forget_unsaved(deps, settings, method)
+        await forget_unsaved(deps, settings, method)  # still `method`: nothing of it was saved
         raise
-    return payment, method
+    return payment, saved
 
 
 async def _charge(deps: Deps, settings: ProcessingSettings, payment: Payment, method: ResolvedMethod) -> PayResult:
@@ -127,8 +143,10 @@ async def _charge(deps: Deps, settings: ProcessingSettings, payment: Payment, me
         log.warning("sale outcome unknown; the reconciler will ask the gateway", payment_id=payment.payment_id)
         return PayResult(201, payment_body(payment))
     except GatewayUnavailable as exc:
-        await _settle(deps, payment.payment_id, SaleOutcome(False, None, f"gateway unavailable: {exc}"))
-        await idempotency_store.forget_payment(deps.pool, payment.payment_id)  # the key may be tried again
+        # Not a decline: the sale never reached the gateway. The key is freed with the outcome, so a retry
+        # with it pays afresh.
+        await _settle(deps, payment.payment_id, SaleOutcome(False, None, f"gateway unavailable: {exc}",
+                                                            reached_gateway=False))
         raise PaymentError("gateway_unavailable", "the payment gateway cannot be reached; nothing was charged") \
             from None
     finally:
@@ -146,14 +164,3 @@ async def _settle(deps: Deps, payment_id: str, sale: SaleOutcome) -> Payment:
         resolved = await resolve_pending(tx, payment_id, sale)
     assert resolved is not None
     return resolved
-
-
-async def _check_contact(deps: Deps, contact_id: str | None, organization_id: str) -> None:
-    """A payer the directory knows must belong to the invoice's organization (one it does not know yet
-    is accepted: the directory may lag behind the invoices)."""
-    if contact_id is None:
-        return
-    known_in = await directory_store.organization_of(deps.pool, contact_id)
-    if known_in is not None and known_in != organization_id:
-        raise PaymentError("contact_not_in_organization",
-                           f"contact {contact_id} does not belong to {organization_id}", contact_id=contact_id)

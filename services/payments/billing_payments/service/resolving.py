@@ -19,6 +19,9 @@ class SaleOutcome:
     approved: bool
     transaction_id: str | None
     reason: str | None = None
+    # False: the gateway never had the sale (unreachable, or its Query API knows no such order). Nothing
+    # was charged, so this is no decline: the request's key is freed for a retry instead of replaying one.
+    reached_gateway: bool = True
 
 
 async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment | None:
@@ -36,6 +39,9 @@ async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment
         unapplied = ledger.unapply_voided_invoice(resolved, payment.invoice_id)
         if unapplied is not None:
             resolved = (await commit_outcome(tx, resolved, unapplied)).payment
-    status, body = final_response(resolved)
-    await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body)
+    if sale.reached_gateway:
+        status, body = final_response(resolved)
+        await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body)
+    else:
+        await idempotency_store.forget_payment(tx.conn, payment_id)
     return resolved

@@ -1,14 +1,17 @@
 """The wallet: payment methods live in the gateway's vault; we keep the vault id, brand, last four and
-expiry. A token used once without saving is vaulted only for that payment, then removed."""
+expiry. A token used once without saving is vaulted only for that payment, then removed. A token saved
+while paying is vaulted first (the vault tells its type), but it joins our wallet only in the transaction
+that records the payment: a refused payment leaves no wallet entry and no `payment_method.added`."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
 from billing_shared.events.catalog import BILLING_PAYMENTS
 from billing_shared.events.payments import PaymentMethodAdded, PaymentMethodData
+from billing_shared.outbox import Tx
 
 from billing_payments.adapters import wallet_store
 from billing_payments.adapters.gateway import (
@@ -29,10 +32,11 @@ class ResolvedMethod:
     vault_id: str | None
     method_id: str | None
     token: str | None
-    temporary: bool  # vaulted only for one payment
+    temporary: bool  # vaulted only for one payment (or not saved yet): removed from the vault after it
+    to_save: VaultEntry | None = None  # joins the wallet with the payment that uses it (`save_with_payment`)
 
 
-async def resolve_method(deps: Deps, settings: ProcessingSettings, organization_id: str, contact_id: str | None, *,
+async def resolve_method(deps: Deps, settings: ProcessingSettings, organization_id: str, *,
                          method_id: str | None, token: str | None, save: bool) -> ResolvedMethod:
     if method_id:
         stored = await wallet_store.get(deps.pool, method_id)
@@ -44,10 +48,16 @@ async def resolve_method(deps: Deps, settings: ProcessingSettings, organization_
         raise PaymentError("invalid_request", "payment_method needs a method_id or a token")
     entry = await _vault(deps, settings, token)
     method = Method(entry.method_type, entry.brand, entry.last4)
-    if save:
-        saved = await _store(deps, organization_id, contact_id, entry)
-        return ResolvedMethod(method, entry.vault_id, saved.method_id, None, temporary=False)
-    return ResolvedMethod(method, entry.vault_id, None, token, temporary=True)
+    return ResolvedMethod(method, entry.vault_id, None, token, temporary=True, to_save=entry if save else None)
+
+
+async def save_with_payment(tx: Tx, method: ResolvedMethod, organization_id: str,
+                            contact_id: str | None) -> ResolvedMethod:
+    """Inside the transaction that records the payment: a method to be saved joins the wallet now."""
+    if method.to_save is None:
+        return method
+    saved = await _add(tx, organization_id, contact_id, method.to_save)
+    return replace(method, method_id=saved.method_id, token=None, temporary=False, to_save=None)
 
 
 async def forget_unsaved(deps: Deps, settings: ProcessingSettings, method: ResolvedMethod) -> None:
@@ -63,7 +73,9 @@ async def add_method(deps: Deps, organization_id: str, contact_id: str | None, t
     settings = await deps.settings()
     if not settings.private_key:
         raise PaymentError("processing_inactive", "no gateway keys are configured")
-    return await _store(deps, organization_id, contact_id, await _vault(deps, settings, token))
+    entry = await _vault(deps, settings, token)
+    async with deps.uow.begin() as tx:
+        return await _add(tx, organization_id, contact_id, entry)
 
 
 async def remove_method(deps: Deps, method: WalletMethod) -> None:
@@ -86,15 +98,14 @@ async def _vault(deps: Deps, settings: ProcessingSettings, token: str) -> VaultE
         raise PaymentError("gateway_unavailable", "the payment gateway cannot be reached") from None
 
 
-async def _store(deps: Deps, organization_id: str, contact_id: str | None, entry: VaultEntry) -> WalletMethod:
+async def _add(tx: Tx, organization_id: str, contact_id: str | None, entry: VaultEntry) -> WalletMethod:
     method = WalletMethod(str(uuid.uuid4()), organization_id, contact_id, entry.vault_id, entry.method_type,
                           entry.brand, entry.last4, entry.exp_month, entry.exp_year)
-    async with deps.uow.begin() as tx:
-        await wallet_store.add(tx.conn, method)
-        tx.publish(BILLING_PAYMENTS, PaymentMethodAdded.new(
-            producer="payments", organization_id=organization_id,
-            data=PaymentMethodData(method_id=method.method_id, organization_id=organization_id, contact_id=contact_id,
-                                   type=method.type, brand=method.brand, last4=method.last4,  # type: ignore[arg-type]
-                                   exp_month=method.exp_month, exp_year=method.exp_year),
-        ))
+    await wallet_store.add(tx.conn, method)
+    tx.publish(BILLING_PAYMENTS, PaymentMethodAdded.new(
+        producer="payments", organization_id=organization_id,
+        data=PaymentMethodData(method_id=method.method_id, organization_id=organization_id, contact_id=contact_id,
+                               type=method.type, brand=method.brand, last4=method.last4,  # type: ignore[arg-type]
+                               exp_month=method.exp_month, exp_year=method.exp_year),
+    ))
     return method
