@@ -44,7 +44,7 @@ def _outcome(found) -> SaleOutcome:  # type: ignore[no-untyped-def]
         return SaleOutcome(True, approved[0].transaction_id)
     if sales:
         return SaleOutcome(False, sales[0].transaction_id, "declined by the gateway")
-    return SaleOutcome(False, None, "the gateway never received the sale; nothing was charged", reached_gateway=False)
+    return SaleOutcome(False, None, "the gateway never received the sale", reached_gateway=False)
 
 
 async def run_reconciler(deps: Deps) -> None:
