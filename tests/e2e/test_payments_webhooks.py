@@ -136,3 +136,28 @@ async def test_with_auto_cancel_off_a_settlement_failure_is_flagged_not_cancelle
         assert (await world.invoice_view(a))["status"] == "paid"
     finally:
         await world.configure(auto_cancel_unsettled=True)
+
+
+async def test_any_signed_event_of_an_unknown_type_gets_200_and_a_malformed_money_event_422_in_our_words(world):
+    body = json.dumps({"event_type": "acu.summary.contactcustomer", "event_body": {}}).encode()
+    status, reply = await post_webhook(world, body, sign(body))
+    assert status == 200 and reply["outcome"].startswith("ignored")
+    bad = json.dumps({"event_id": str(uuid.uuid4()), "event_type": "settlement.batch.failure",
+                      "event_body": {"order_id": "x", "requested_amount": "lots"}}).encode()
+    status, reply = await post_webhook(world, bad, sign(bad))
+    assert (status, reply["error"]["code"]) == (422, "invalid_request")
+    assert set(reply["error"]["details"]["fields"]) == {"event_body.transaction_id", "event_body.requested_amount"}
+    assert "pydantic" not in json.dumps(reply) and "input_value" not in json.dumps(reply)
+
+
+async def test_a_cancel_voids_the_sale_at_the_gateway_and_settling_does_not_charge_it(world):
+    a = await world.invoice("70.00")
+    paid = (await world.pay(a)).body
+    cancelled = await world.call("POST", f"/v1/payments/{paid['payment_id']}/cancel")
+    assert cancelled.status == 200, cancelled
+    assert (cancelled.body["status"], cancelled.body["gateway_reversal"]) == ("cancelled", "voided")
+    [sale] = await world.sales_of(paid["payment_id"])
+    assert sale["condition"] == "canceled"
+    assert await settle(world, paid) == []  # nothing settled, nothing to report
+    [sale] = await world.sales_of(paid["payment_id"])
+    assert sale["condition"] == "canceled"

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 # Events that change money (CONTRACT.md "Gateway webhooks"); others are recorded only.
 CHECK_RETURN = "transaction.check.status.return"
@@ -23,6 +23,10 @@ SALE_UNKNOWN = "transaction.sale.unknown"
 CHARGEBACK = "chargeback.batch.complete"
 MONEY_EVENTS = frozenset({CHECK_RETURN, CHECK_LATE_RETURN, SETTLEMENT_FAILURE, SALE_UNKNOWN,
                           CHARGEBACK})
+# News of a sale's outcome, which resolves a payment left pending.
+SALE_SUCCESS, SALE_FAILURE = "transaction.sale.success", "transaction.sale.failure"
+# The types whose body is read as a money event; every other type is recorded and ignored.
+ACTED_ON = MONEY_EVENTS | {SALE_SUCCESS, SALE_FAILURE}
 
 # Strict: exactly "t=<nonce>,s=<64 hex>", nothing before, between or after.
 _HEADER = re.compile(r"t=([^,\s]+),s=([0-9a-fA-F]{64})")
@@ -100,6 +104,59 @@ class GatewayWebhook(BaseModel):
         return self.event_type in MONEY_EVENTS
 
 
+class WebhookEnvelope(BaseModel):
+    """Just enough to record any event and see its type; the body is read only for money events."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: str | None = None  # required of money events only (GatewayWebhook)
+    event_type: str
+    event_body: dict[str, Any] = {}
+
+    @property
+    def acted_on(self) -> bool:
+        return self.event_type in ACTED_ON
+
+    def record_id(self, nonce: str) -> str:
+        """What a delivery is recorded under: its event id, or (an event that has none) its nonce."""
+        return self.event_id or f"nonce:{nonce}"
+
+
+class MalformedWebhook(Exception):
+    """A body we cannot read: `fields` names each bad field, `problems` says what is wrong, in our words."""
+
+    def __init__(self, message: str, problems: dict[str, str]) -> None:
+        super().__init__(message)
+        self.message, self.problems = message, problems
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.problems)
+
+
+def parse_envelope(raw_body: bytes) -> WebhookEnvelope:
+    """Read the envelope of a body that verify_signature has already accepted."""
+    return _validated(WebhookEnvelope, raw_body, "not a gateway webhook")
+
+
 def parse_webhook(raw_body: bytes) -> GatewayWebhook:
-    """Read a body that verify_signature has already accepted."""
-    return GatewayWebhook.model_validate_json(raw_body)
+    """Read a money event in full (its envelope already read)."""
+    return _validated(GatewayWebhook, raw_body, "a gateway money event with bad fields")
+
+
+def _validated(model: type[BaseModel], raw_body: bytes, what: str) -> Any:
+    try:
+        return model.model_validate_json(raw_body)
+    except ValidationError as exc:
+        problems = {}
+        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+            name = ".".join(str(part) for part in error["loc"]) or "body"
+            problems[name] = _PROBLEMS.get(error["type"], "has the wrong type or format")
+        if "body" in problems or any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
+            raise MalformedWebhook("the body is not a JSON object", {"body": "is not a JSON object"}) from None
+        raise MalformedWebhook(f"{what}: {', '.join(problems)}", problems) from None
+
+
+_PROBLEMS = {"missing": "is required", "string_type": "must be text", "dict_type": "must be an object",
+             "model_type": "must be an object", "decimal_parsing": "must be an amount like 54.04",
+             "bool_parsing": "must be 1 or 0", "decimal_type": "must be an amount like 54.04"}

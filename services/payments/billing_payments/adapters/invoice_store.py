@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -14,6 +15,8 @@ from billing_payments.domain.invoices import PayableInvoice
 _FIELDS = ("invoice_id", "organization_id", "invoice_number", "source_status", "currency", "total", "applied",
            "issued_on", "due_on", "source_paid_on", "ledger_paid_on", "pdf_url", "source_version",
            "in_flight_payment_id")
+# `total` is the ledger's bound (never below `applied`, a CHECK); the invoice shows sync's `source_total`.
+_COLUMNS = ", ".join("source_total AS total" if f == "total" else f for f in _FIELDS)
 
 
 def to_invoice(row: asyncpg.Record) -> PayableInvoice:
@@ -24,7 +27,7 @@ def to_invoice(row: asyncpg.Record) -> PayableInvoice:
 
 
 async def get(conn: asyncpg.Connection | asyncpg.Pool, invoice_id: str, *, for_update: bool = False) -> PayableInvoice | None:
-    row = await conn.fetchrow(f"SELECT {', '.join(_FIELDS)} FROM invoices WHERE invoice_id = $1"
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM invoices WHERE invoice_id = $1"
                               + (" FOR UPDATE" if for_update else ""), invoice_id)
     return to_invoice(row) if row else None
 
@@ -34,54 +37,84 @@ async def set_in_flight(conn: asyncpg.Connection, invoice_id: str, payment_id: s
                        invoice_id, payment_id)
 
 
-async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], today: date) -> set[str]:
+@dataclass(frozen=True)
+class Moved:
+    voided: set[str]  # moved invoices that are voided
+    over_applied: list[PayableInvoice]  # invoices money was moved onto that now hold more than their total
+
+
+async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], today: date) -> Moved:
     """The ledger's moves onto or off invoices; the paid date follows the balance (as PayableInvoice.moved).
-    Returns the ids of the moved invoices that are voided."""
+    `total` follows `applied` up when money lands on an invoice whose total accounting lowered meanwhile
+    (a sale in flight), so the CHECK 0 <= applied <= total always holds."""
     if not deltas:
-        return set()
+        return Moved(set(), [])
     rows = await conn.fetch(
-        """UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
-               ledger_paid_on = CASE WHEN i.total - (i.applied + d.delta) = 0
+        f"""UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
+               total = GREATEST(i.source_total, i.applied + d.delta),
+               ledger_paid_on = CASE WHEN GREATEST(i.source_total, i.applied + d.delta) - (i.applied + d.delta) = 0
                                      THEN coalesce(i.ledger_paid_on, $3) ELSE NULL END
            FROM unnest($1::text[], $2::numeric[]) AS d(invoice_id, delta) WHERE i.invoice_id = d.invoice_id
-           RETURNING i.invoice_id, i.source_status""",
+           RETURNING d.delta, {", ".join("i.source_total AS total" if f == "total" else "i." + f for f in _FIELDS)}""",
         list(deltas), list(deltas.values()), today,
     )
-    return {r["invoice_id"] for r in rows if r["source_status"] == "voided"}
+    return Moved({r["invoice_id"] for r in rows if r["source_status"] == "voided"},
+                 [to_invoice(r) for r in rows if r["delta"] > 0 and r["applied"] > r["total"]])
 
 
-async def project_snapshots(conn: asyncpg.Connection, snapshots: Sequence[InvoiceSnapshot]) -> list[str]:
-    """Store snapshots whose source_version is newer than the stored one (one per invoice); returns the
-    ids of the invoices that were voided by this batch."""
+async def project_snapshots(conn: asyncpg.Connection, snapshots: Sequence[InvoiceSnapshot]) -> Projected:
+    """Store snapshots whose source_version is newer than the stored one (one per invoice). Returns the ids
+    of the invoices that were voided by this batch, and the invoices this batch left with more applied
+    than their new total (newly so, or by another amount)."""
     newest: dict[str, InvoiceSnapshot] = {}
     for s in snapshots:
         if s.invoice_id not in newest or s.source_version > newest[s.invoice_id].source_version:
             newest[s.invoice_id] = s
     if not newest:
-        return []
+        return Projected([], [])
+    before = {r["invoice_id"]: r["over"] for r in await conn.fetch(
+        """SELECT invoice_id, CASE WHEN applied > source_total THEN source_total END AS over
+           FROM invoices WHERE invoice_id = ANY($1::text[]) ORDER BY invoice_id FOR UPDATE""", list(newest))}
     rows = [(s.invoice_id, s.organization_id, s.invoice_number, s.status, s.currency, s.total, s.issued_on,
              s.due_on, s.paid_on, s.pdf_url, s.source_version) for s in newest.values()]
     columns = [list(c) for c in zip(*rows, strict=True)]
+    # A total lowered below what the ledger applied keeps `total` (the ledger's bound) at `applied`: the
+    # invoice shows balance 0 and is not payable, and staff are told (the caller publishes that).
     rows = await conn.fetch(
-        """INSERT INTO invoices AS i (invoice_id, organization_id, invoice_number, source_status, currency, total,
-                                      issued_on, due_on, source_paid_on, pdf_url, source_version)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[],
-                                $7::date[], $8::date[], $9::date[], $10::text[], $11::bigint[])
+        f"""INSERT INTO invoices AS i (invoice_id, organization_id, invoice_number, source_status, currency,
+                                      source_total, total, issued_on, due_on, source_paid_on, pdf_url, source_version)
+           SELECT u.invoice_id, u.organization_id, u.invoice_number, u.source_status, u.currency, u.total, u.total,
+                  u.issued_on, u.due_on, u.source_paid_on, u.pdf_url, u.source_version
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[],
+                       $7::date[], $8::date[], $9::date[], $10::text[], $11::bigint[])
+                AS u(invoice_id, organization_id, invoice_number, source_status, currency, total, issued_on, due_on,
+                     source_paid_on, pdf_url, source_version)
            ON CONFLICT (invoice_id) DO UPDATE SET
                organization_id = EXCLUDED.organization_id, invoice_number = EXCLUDED.invoice_number,
-               source_status = EXCLUDED.source_status, currency = EXCLUDED.currency, total = EXCLUDED.total,
+               source_status = EXCLUDED.source_status, currency = EXCLUDED.currency,
+               source_total = EXCLUDED.source_total, total = GREATEST(EXCLUDED.source_total, i.applied),
+               ledger_paid_on = CASE WHEN i.applied > 0 AND EXCLUDED.source_total <= i.applied
+                                     THEN coalesce(i.ledger_paid_on, current_date) ELSE NULL END,
                issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on, source_paid_on = EXCLUDED.source_paid_on,
                pdf_url = EXCLUDED.pdf_url, source_version = EXCLUDED.source_version, updated_at = now()
            WHERE i.source_version < EXCLUDED.source_version
-           RETURNING invoice_id, source_status""",
+           RETURNING {", ".join("i.source_total AS total" if f == "total" else "i." + f for f in _FIELDS)}""",
         *columns,
     )
-    return [r["invoice_id"] for r in rows if r["source_status"] == "voided"]
+    stored = [to_invoice(r) for r in rows]
+    over = [i for i in stored if i.over_applied and before.get(i.invoice_id) != i.total]
+    return Projected([i.invoice_id for i in stored if i.source_status == "voided"], over)
+
+
+@dataclass(frozen=True)
+class Projected:
+    voided: list[str]
+    over_applied: list[PayableInvoice]
 
 
 # The derived status of PayableInvoice.status, for filtering in SQL (tests check that the two agree).
 STATUS_SQL = """CASE WHEN source_status = 'voided' THEN 'voided'
-                     WHEN source_status = 'paid' OR total - applied = 0 THEN 'paid' ELSE 'open' END"""
+                     WHEN source_status = 'paid' OR total - applied = 0 THEN 'paid' ELSE 'open' END"""  # total >= applied
 
 
 async def list_invoices(
@@ -89,7 +122,7 @@ async def list_invoices(
     after: str, limit: int,
 ) -> list[PayableInvoice]:
     rows = await conn.fetch(
-        f"""SELECT {", ".join(_FIELDS)} FROM invoices
+        f"""SELECT {_COLUMNS} FROM invoices
             WHERE invoice_id > $1 AND ($2::text IS NULL OR organization_id = $2)
               AND ($3::text IS NULL OR {STATUS_SQL} = $3)
             ORDER BY invoice_id LIMIT $4""",

@@ -19,7 +19,9 @@ SELECT p.*,
                                               'reason', e.reason) ORDER BY e.id), '[]')
      FROM application_entries e WHERE e.payment_id = p.payment_id) AS entries,
   (SELECT coalesce(json_agg(json_build_object('type', t.type, 'amount', t.amount::text, 'at', t.at,
-                                              'transaction_id', t.transaction_id) ORDER BY t.seq), '[]')
+                                              'transaction_id', t.transaction_id,
+                                              'failure_reason', CASE WHEN t.gateway_status = 'returned'
+                                                                     THEN t.gateway_error END) ORDER BY t.seq), '[]')
      FROM payment_transactions t WHERE t.payment_id = p.payment_id) AS transactions
 FROM payments p
 """
@@ -37,10 +39,10 @@ def _payment(row: asyncpg.Record) -> Payment:
         original_amount=row["original_amount"], created_at=row["created_at"], status=row["status"],
         failure_reason=row["failure_reason"], transaction_id=row["transaction_id"],
         sale_amount=row["sale_amount"], unapplied_amount=row["unapplied_amount"],
-        refund_amount=row["refund_amount"], version=row["version"],
+        refund_amount=row["refund_amount"], version=row["version"], gateway_reversal=row["gateway_reversal"],
         entries=tuple(ApplicationEntry(e["invoice_id"], Decimal(e["amount"]), e["reason"]) for e in row["entries"]),
         transactions=tuple(TransactionRow(t["type"], Decimal(t["amount"]), datetime.fromisoformat(t["at"]),
-                                          t["transaction_id"]) for t in row["transactions"]),
+                                          t["transaction_id"], t["failure_reason"]) for t in row["transactions"]),
     )
 
 
@@ -84,10 +86,17 @@ async def save(conn: asyncpg.Connection, before: Payment, after: Payment, *,
     pid = uuid.UUID(after.payment_id)
     status = await conn.execute(
         """UPDATE payments SET status = $3, failure_reason = $4, transaction_id = $5, sale_amount = $6,
-                               unapplied_amount = $7, refund_amount = $8, version = version + 1, updated_at = now()
+                               unapplied_amount = $7, refund_amount = $8, gateway_reversal = $9,
+                               -- a new cancel intent is leased to the request that records it; a settled one
+                               -- holds no lease, and a dropped one (nothing moved) forgets that anything was sent
+                               reversal_claimed_at = CASE WHEN $9 IS DISTINCT FROM 'pending' THEN NULL
+                                                          WHEN gateway_reversal IS DISTINCT FROM 'pending' THEN now()
+                                                          ELSE reversal_claimed_at END,
+                               reversal_sent = reversal_sent AND $9 IS NOT NULL,
+                               version = version + 1, updated_at = now()
            WHERE payment_id = $1 AND version = $2""",
         pid, before.version, after.status, after.failure_reason, after.transaction_id, after.sale_amount,
-        after.unapplied_amount, after.refund_amount,
+        after.unapplied_amount, after.refund_amount, after.gateway_reversal,
     )
     if status != "UPDATE 1":
         raise ConcurrentUpdate(after.payment_id)
@@ -98,6 +107,11 @@ async def save(conn: asyncpg.Connection, before: Payment, after: Payment, *,
                SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::text[])""",
             pid, [e.invoice_id for e in entries], [e.amount for e in entries], [e.reason for e in entries],
         )
+    for seq, (was, now) in enumerate(zip(before.transactions, after.transactions, strict=False)):
+        if now.failure_reason is not None and was.failure_reason is None:  # a refund that failed at settlement
+            await conn.execute(
+                """UPDATE payment_transactions SET gateway_status = 'returned', gateway_error = $3
+                   WHERE payment_id = $1 AND seq = $2""", pid, seq, now.failure_reason)
     rows = after.transactions[len(before.transactions):]
     if rows:
         first = len(before.transactions)
@@ -160,4 +174,42 @@ async def stale_pending(conn: asyncpg.Pool, older_than_seconds: float, limit: in
            AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2""",
         older_than_seconds, limit,
     )
+    return [str(r["payment_id"]) for r in rows]
+
+
+# -- cancels: the intent, its lease, and what the reconciler finishes --------------------------------------------
+
+async def claim_reversal(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str,
+                         lease_seconds: float) -> bool | None:
+    """Take the lease on a pending cancel (free, or held longer than `lease_seconds`). Returns whether a void
+    or refund may already have been sent, or None when the lease is held by another or nothing is pending."""
+    return await conn.fetchval(
+        """UPDATE payments SET reversal_claimed_at = now()
+           WHERE payment_id = $1 AND gateway_reversal = 'pending'
+             AND (reversal_claimed_at IS NULL OR reversal_claimed_at <= now() - make_interval(secs => $2))
+           RETURNING reversal_sent""", uuid.UUID(payment_id), lease_seconds)
+
+
+async def mark_reversal_sent(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str) -> None:
+    """Committed before the void or refund leaves: from now on only the gateway can say it did not happen."""
+    await conn.execute("UPDATE payments SET reversal_sent = true, reversal_claimed_at = now() WHERE payment_id = $1",
+                       uuid.UUID(payment_id))
+
+
+async def release_reversal(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str) -> None:
+    """The outcome is unknown: the reconciler may take it at once."""
+    await conn.execute("UPDATE payments SET reversal_claimed_at = NULL WHERE payment_id = $1 "
+                       "AND gateway_reversal = 'pending'", uuid.UUID(payment_id))
+
+
+async def record_reversal_transaction(conn: asyncpg.Connection, payment_id: str, transaction_id: str | None) -> None:
+    await conn.execute("UPDATE payments SET reversal_transaction_id = coalesce($2, reversal_transaction_id) "
+                       "WHERE payment_id = $1", uuid.UUID(payment_id), transaction_id)
+
+
+async def stale_reversals(conn: asyncpg.Pool, older_than_seconds: float, limit: int = 100) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT payment_id FROM payments WHERE gateway_reversal = 'pending'
+           AND (reversal_claimed_at IS NULL OR reversal_claimed_at <= now() - make_interval(secs => $1))
+           ORDER BY reversal_claimed_at NULLS FIRST LIMIT $2""", older_than_seconds, limit)
     return [str(r["payment_id"]) for r in rows]

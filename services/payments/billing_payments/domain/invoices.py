@@ -34,8 +34,15 @@ class PayableInvoice:
         return self.source_status == "paid"
 
     @property
+    def over_applied(self) -> bool:
+        """Accounting lowered the total below what our payments apply to it: the difference needs a person
+        (unapply or refund); until then the invoice shows balance 0 and cannot be paid."""
+        return self.applied > self.total
+
+    @property
     def balance(self) -> Decimal:
-        if self.paid_elsewhere:
+        """Never negative: 0 <= applied <= total holds for the ledger's own total (see invoice_store)."""
+        if self.paid_elsewhere or self.over_applied:
             return ZERO
         return self.total - self.applied
 
@@ -59,5 +66,5 @@ class PayableInvoice:
         """The invoice after the ledger moves `delta` onto (or off) it: the paid date is set when the
         balance reaches 0 and cleared when it leaves 0 (the SQL in invoice_store does the same)."""
         applied = self.applied + delta
-        zero = self.total - applied == ZERO
+        zero = self.total - applied <= ZERO
         return replace(self, applied=applied, ledger_paid_on=(self.ledger_paid_on or today) if zero else None)

@@ -15,10 +15,14 @@ from billing_shared.money import ZERO
 
 from .errors import PaymentError
 from .invoices import PayableInvoice
-from .payment import ApplicationEntry, Payment, Status, TransactionRow
+from .payment import ApplicationEntry, Payment, Reversal, Status, TransactionRow
+
+# Written on a cancel that moved no money at the gateway, for staff reading the payment.
+NO_MONEY_MOVED = ("cancelled in the ledger only: the sale had already settled and refunds via the gateway are "
+                  "off, so no money moved at the gateway; refund the client in the gateway by hand")
 
 Action = Literal["approve", "decline", "unapply", "apply", "refund", "cancel", "settlement_failed",
-                 "flag_settlement_failure", "charge_back"]
+                 "flag_settlement_failure", "charge_back", "refund_failed"]
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
     ("pending", "approve"): "succeeded",
@@ -30,6 +34,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     ("succeeded", "settlement_failed"): "cancelled",  # auto_cancel_unsettled on
     ("succeeded", "flag_settlement_failure"): "succeeded",  # auto_cancel_unsettled off
     ("succeeded", "charge_back"): "charged_back",
+    ("succeeded", "refund_failed"): "succeeded",  # a refund failed at settlement: the money is unapplied again
 }
 
 
@@ -45,6 +50,7 @@ _PAST: dict[str, str] = {
     "approve": "approved", "decline": "declined", "unapply": "unapplied", "apply": "applied",
     "refund": "refunded", "cancel": "cancelled", "settlement_failed": "failed at settlement",
     "flag_settlement_failure": "flagged as failed at settlement", "charge_back": "charged back",
+    "refund_failed": "told that a refund failed",
 }
 
 
@@ -88,6 +94,7 @@ def apply_to(p: Payment, target: PayableInvoice, at: datetime, *, keep_remainder
     """Apply unapplied money to another invoice of the organization; refund the rest unless kept."""
     _require_unapplied(p)
     next_status(p.status, "apply")
+    require_no_cancel_in_progress(p)
     if target.organization_id != p.organization_id:
         raise PaymentError("invalid_request", "the target invoice belongs to another organization",
                            invoice_id=target.invoice_id)
@@ -113,6 +120,7 @@ def refund(p: Payment, at: datetime, amount: Decimal | None = None) -> Outcome:
     """Only unapplied money is refunded: all of it by default."""
     _require_unapplied(p)
     next_status(p.status, "refund")
+    require_no_cancel_in_progress(p)
     amount = p.unapplied_amount if amount is None else amount
     if amount <= ZERO:
         raise PaymentError("invalid_request", "a refund amount must be more than 0.00")
@@ -126,18 +134,47 @@ def refund(p: Payment, at: datetime, amount: Decimal | None = None) -> Outcome:
     return Outcome(refunded, "payment.refunded", refund_at_gateway=amount)
 
 
-def cancel(p: Payment, *, reason: str | None = None, settlement_failure: bool = False) -> Outcome:
-    """The transaction never settled: every amount shows 0.00 and every invoice gets its money back.
-    The transaction id, original amount and rows are kept for audit."""
+def request_cancel(p: Payment) -> Payment:
+    """The intent to cancel, recorded before the gateway is asked to void or refund the sale. Nothing else
+    changes yet: the sale stands until the gateway has answered."""
+    next_status(p.status, "cancel")
+    require_no_cancel_in_progress(p)
+    return replace(p, gateway_reversal="pending")
+
+
+def cancel(p: Payment, *, reason: str | None = None, settlement_failure: bool = False,
+           reversal: Reversal | None = None) -> Outcome:
+    """The transaction never settled (or its money went back): every amount shows 0.00 and every invoice
+    gets its money back. The transaction id, original amount and rows are kept for audit. `reversal` says
+    what moved at the gateway; when nothing did, the payment says so in its failure reason."""
     status = next_status(p.status, "settlement_failed" if settlement_failure else "cancel")
+    if reversal == "none":
+        reason = reason or NO_MONEY_MOVED
     taken_back = p.applications()
     cancelled = replace(
         p, status=status, failure_reason=reason or p.failure_reason, sale_amount=ZERO, unapplied_amount=ZERO,
-        refund_amount=ZERO,
+        refund_amount=ZERO, gateway_reversal=reversal if reversal is not None else p.gateway_reversal,
         entries=(*p.entries, *(ApplicationEntry(i, -a, "cancelled") for i, a in taken_back.items())),
     )
     event = "payment.settlement_failed" if settlement_failure else "payment.cancelled"
     return Outcome(cancelled, event, {i: -a for i, a in taken_back.items()})
+
+
+def refund_failed(p: Payment, transaction_id: str, reason: str) -> Outcome | None:
+    """A refund failed at settlement: it never reached the client. Its row stays (marked with the reason),
+    its amount leaves `refund` and is unapplied again, so sale = applied + unapplied + refund still holds
+    and staff can refund it again or apply it. None when no live refund row has this transaction id."""
+    index = next((n for n, t in enumerate(p.transactions)
+                  if t.type == "refund" and t.transaction_id == transaction_id and t.failure_reason is None), None)
+    if index is None:
+        return None
+    next_status(p.status, "refund_failed")
+    row = p.transactions[index]
+    rows = list(p.transactions)
+    rows[index] = replace(row, failure_reason=reason)
+    back = replace(p, refund_amount=p.refund_amount - row.amount, unapplied_amount=p.unapplied_amount + row.amount,
+                   transactions=tuple(rows))
+    return Outcome(back, "payment.refund_failed")
 
 
 def settlement_failed(p: Payment, reason: str, *, auto_cancel: bool) -> Outcome:
@@ -151,6 +188,11 @@ def charge_back(p: Payment, reason: str) -> Outcome:
     """Like a cancel for the invoices (they reopen), but the amounts and rows stay as they were."""
     charged = replace(p, status=next_status(p.status, "charge_back"), failure_reason=reason)
     return Outcome(charged, "payment.charged_back", {i: -a for i, a in p.applications().items()})
+
+
+def require_no_cancel_in_progress(p: Payment) -> None:
+    if p.gateway_reversal == "pending":
+        raise PaymentError("payment_in_progress", "a cancel of this payment is in progress", payment_id=p.payment_id)
 
 
 def _require_unapplied(p: Payment) -> None:

@@ -13,6 +13,9 @@ from billing_shared.money import ZERO
 
 Status = Literal["pending", "succeeded", "failed", "cancelled", "charged_back"]
 EntryReason = Literal["pay", "apply", "invoice_voided", "cancelled"]
+# How a cancel reached the gateway: asked and not yet confirmed, the unsettled sale voided, the settled
+# sale refunded, or nothing moved there (settled, and refund_via_gateway off: refund it by hand).
+Reversal = Literal["pending", "voided", "refunded", "none"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class TransactionRow:
     amount: Decimal
     at: datetime
     transaction_id: str | None = None
+    failure_reason: str | None = None  # a refund that failed at settlement: it never reached the client
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Payment:
     refund_amount: Decimal = ZERO
     entries: tuple[ApplicationEntry, ...] = ()
     transactions: tuple[TransactionRow, ...] = ()
+    gateway_reversal: Reversal | None = None
     version: int = 0
 
     @property
@@ -89,8 +94,9 @@ class Payment:
             status=self.status, failure_reason=self.failure_reason,
             sale_amount=self.sale_amount, applied_amount=self.applied_amount,
             unapplied_amount=self.unapplied_amount, refund_amount=self.refund_amount,
-            original_amount=self.original_amount,
+            original_amount=self.original_amount, gateway_reversal=self.gateway_reversal,
             applications=[Application(invoice_id=i, amount=a) for i, a in self.applications().items()],
-            transactions=[TransactionRowData(type=t.type, amount=t.amount, at=t.at, transaction_id=t.transaction_id)
+            transactions=[TransactionRowData(type=t.type, amount=t.amount, at=t.at, transaction_id=t.transaction_id,
+                                             failure_reason=t.failure_reason)
                           for t in self.transactions],
         )

@@ -96,11 +96,13 @@ async def refund_payment(request: web.Request) -> web.Response:
     return json_ok(payment.snapshot())
 
 
-@routes.post("/v1/payments/{payment_id}/cancel", summary="Cancel a payment whose transaction never settled",
+@routes.post("/v1/payments/{payment_id}/cancel", summary="Cancel a payment: void its unsettled sale (a settled one: see README)",
              roles=("manager",), response=PaymentSnapshot)
 async def cancel_payment(request: web.Request) -> web.Response:
     payment = await actions.cancel(deps(request), request.match_info["payment_id"])
-    return json_ok(payment.snapshot())
+    # 202: the gateway's answer was lost; the cancel stays recorded (`gateway_reversal: pending`) and the
+    # reconciler finishes it
+    return json_ok(payment.snapshot(), status=202 if payment.gateway_reversal == "pending" else 200)
 
 
 async def _visible_payment(request: web.Request) -> PaymentSnapshot:

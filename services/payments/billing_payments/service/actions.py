@@ -4,10 +4,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from billing_payments.adapters import invoice_store, payment_store
-from billing_payments.adapters.gateway import GatewayOutcomeUnknown, GatewayUnavailable
 from billing_payments.domain import ledger
 from billing_payments.domain.errors import PaymentError
 from billing_payments.domain.payment import Payment
+from billing_payments.service import cancelling
 from billing_payments.service.deps import Deps
 from billing_payments.service.gateway_refunds import issue_pending_refunds
 from billing_payments.service.ledger_writes import commit_outcome
@@ -41,26 +41,8 @@ async def refund(deps: Deps, payment_id: str, amount: Decimal | None) -> Payment
 
 
 async def cancel(deps: Deps, payment_id: str) -> Payment:
-    """With `refund_via_gateway` on, the unsettled sale is also voided at the gateway, first: a payment is
-    never recorded cancelled while its money is still on its way."""
-    settings = await deps.settings()
-    async with deps.uow.begin() as tx:
-        payment = await _locked(tx.conn, payment_id)
-        outcome = ledger.cancel(payment)  # checks the transition before the gateway is asked
-        if settings.refund_via_gateway and payment.transaction_id:
-            await _void(deps, settings, payment)
-        saved = (await commit_outcome(tx, payment, outcome)).payment
-    return saved
-
-
-async def _void(deps: Deps, settings, payment: Payment) -> None:  # type: ignore[no-untyped-def]
-    try:
-        result = await deps.gateway(settings).void(payment.transaction_id or "")
-    except (GatewayUnavailable, GatewayOutcomeUnknown):
-        raise PaymentError("gateway_unavailable", "the payment gateway cannot be reached; nothing was cancelled") \
-            from None
-    if not result.approved:
-        raise PaymentError("payment_state_conflict", f"the gateway would not void the sale: {result.reason}")
+    """The intent first, then the gateway (void, or refund of a settled sale), then the ledger: see cancelling."""
+    return await cancelling.cancel(deps, payment_id)
 
 
 async def _locked(conn, payment_id: str) -> Payment:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from billing_shared.events.catalog import BILLING_PAYMENTS
 from billing_shared.outbox import Tx
 
 from billing_payments.adapters import invoice_store, payment_store
+from billing_payments.domain.invoices import PayableInvoice
 from billing_payments.domain.ledger import Outcome
 from billing_payments.domain.payment import Payment
 
@@ -18,6 +19,7 @@ EVENT_CLASSES: dict[str, type[events.Event]] = {
     cls.TYPE: cls for cls in (
         events.PaymentSucceeded, events.PaymentFailed, events.PaymentUnapplied, events.PaymentApplied,
         events.PaymentRefunded, events.PaymentCancelled, events.PaymentSettlementFailed, events.PaymentChargedBack,
+        events.PaymentRefundFailed,
     )
 }
 
@@ -39,6 +41,20 @@ async def commit_outcome(tx: Tx, before: Payment, outcome: Outcome, *, refund_vi
                          correlation_id: str | None = None) -> Committed:
     saved = await payment_store.save(tx.conn, before, outcome.payment,
                                      refund_gateway_status="pending" if refund_via_gateway else "recorded")
-    voided = await invoice_store.move_applied(tx.conn, outcome.invoice_deltas, datetime.now(UTC).date())
+    moved = await invoice_store.move_applied(tx.conn, outcome.invoice_deltas, datetime.now(UTC).date())
     publish_snapshot(tx, outcome.event_type, saved, correlation_id)
-    return Committed(saved, voided)
+    for invoice in moved.over_applied:  # a sale in flight landed on an invoice whose total was lowered meanwhile
+        publish_over_applied(tx, invoice, correlation_id)
+    return Committed(saved, moved.voided)
+
+
+def publish_over_applied(tx: Tx, invoice: PayableInvoice, correlation_id: str | None = None) -> None:
+    """Staff are told: the invoice's total is below what our payments apply to it."""
+    tx.publish(BILLING_PAYMENTS, events.InvoiceOverApplied.new(
+        producer=PRODUCER, organization_id=invoice.organization_id, correlation_id=correlation_id,
+        data=events.InvoiceOverAppliedData(
+            invoice_id=invoice.invoice_id, organization_id=invoice.organization_id,
+            invoice_number=invoice.invoice_number, currency=invoice.currency,  # type: ignore[arg-type]
+            total=invoice.total, applied=invoice.applied, over_by=invoice.applied - invoice.total,
+            source_version=invoice.source_version),
+    ))

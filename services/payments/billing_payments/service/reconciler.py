@@ -1,5 +1,6 @@
 """Resolves what the gateway knows and we do not: payments left pending (no reply, or a crash after the
-sale) and refunds whose sending had no answer. It only moves a payment to the outcome the gateway
+sale), refunds whose sending had no answer, and cancels whose void or refund had no answer (or whose
+commit failed after it). It only moves a payment to the outcome the gateway
 reports for its order id; it never charges."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import structlog
 from billing_payments.adapters import payment_store
 from billing_payments.adapters.gateway import GatewayError
 from billing_payments.domain.errors import PaymentError
+from billing_payments.service.cancelling import finish_stale as finish_stale_cancels
 from billing_payments.service.deps import Deps
 from billing_payments.service.gateway_refunds import issue_pending_refunds
 from billing_payments.service.resolving import SaleOutcome, resolve_pending
@@ -34,6 +36,7 @@ async def reconcile_once(deps: Deps) -> int:
             resolved += 1
             log.info("pending payment resolved", payment_id=payment_id, status=payment.status if payment else None)
     await issue_pending_refunds(deps, retry_after=grace)
+    await finish_stale_cancels(deps)
     return resolved
 
 
