@@ -38,6 +38,7 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
         sync.SyncProgress,
         sync.SyncCompleted,
         sync.SyncFailed,
+        sync.SyncRecordFailed,
         sync.SyncStalled,
         sync.IntegrationConnectionFailed,
     ),

@@ -38,6 +38,15 @@ class SyncFailedData(Data):
     reason: str
 
 
+class SyncRecordFailedData(Data):
+    """One record a run could not sync and skipped (the run went on with the others)."""
+    integration: Integration
+    run_id: str
+    entity: str
+    record_id: str
+    reason: str
+
+
 class SyncStalledData(Data):
     integration: Integration
     last_completed_at: datetime | None
@@ -71,6 +80,12 @@ class SyncFailed(Event):
     TYPE: ClassVar[str] = "sync.failed"
     event_type: Literal["sync.failed"] = "sync.failed"
     data: SyncFailedData
+
+
+class SyncRecordFailed(Event):
+    TYPE: ClassVar[str] = "sync.record_failed"
+    event_type: Literal["sync.record_failed"] = "sync.record_failed"
+    data: SyncRecordFailedData
 
 
 class SyncStalled(Event):

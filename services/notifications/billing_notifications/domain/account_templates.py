@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from billing_shared.events.invoices import InvoiceSnapshot
 from billing_shared.events.payments import InvoiceOverAppliedData, PaymentMethodData
-from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncStalledData
+from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncRecordFailedData, SyncStalledData
 
 from .parts import INTEGRATIONS, Context, Parts, amount, method_label, when
 
@@ -37,8 +37,22 @@ def payment_method_added(m: PaymentMethodData, ctx: Context) -> Parts:
     )
 
 
-def sync_failed(d: SyncFailedData, ctx: Context) -> Parts:
+# A skipped record's entity, as staff call it.
+RECORD_KINDS = {"numbering": "invoice"}
+
+
+def sync_failed(d: SyncFailedData | SyncRecordFailedData, ctx: Context) -> Parts:
     name = INTEGRATIONS.get(d.integration, d.integration)
+    if isinstance(d, SyncRecordFailedData):
+        record = f"{RECORD_KINDS.get(d.entity, d.entity)} {d.record_id}"
+        return Parts(
+            subject=f"{name} sync skipped {record}: {d.reason}",
+            intro=[f"A sync run could not sync {record} and went on with the others: {d.reason}.",
+                   "The next run tries it again."],
+            title=f"{name} sync skipped {record}: {d.reason}",
+            summary=f"A sync run could not sync {record}: {d.reason}.",
+            facts=[("Integration", name), ("Run", d.run_id), ("Record", record), ("Reason", d.reason)],
+        )
     return Parts(
         subject=f"{name} sync failed: {d.reason}",
         intro=[f"A {name} sync run failed: {d.reason}."],

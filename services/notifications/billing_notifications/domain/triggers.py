@@ -13,6 +13,7 @@ until a sync run of that integration completes (adapters/episode_store.py keeps 
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -28,6 +29,9 @@ ONCE_PER_PAYMENT = {"payment.succeeded", "payment.failed", "payment.cancelled", 
                     "payment.settlement_failed"}
 # These can happen several times to one payment (partial refunds, one void per invoice, each failed refund).
 ONCE_PER_EVENT = {"payment.refunded", "payment.unapplied", "payment.refund_failed"}
+# Source events notified as another type: a record a sync run skipped is sync trouble for staff,
+# switched with `sync.failed`.
+NOTIFIED_AS = {"invoice.synced": "invoice.available", "sync.record_failed": "sync.failed"}
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,7 @@ def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episod
     kind, data, event_id = event.event_type, event.data, str(event.event_id)
 
     def make(key: str, invoice_ids: tuple[str, ...] = ()) -> Trigger:
-        return Trigger(kind if kind != "invoice.synced" else "invoice.available", key, event.organization_id,
-                       event_id, data, invoice_ids)
+        return Trigger(NOTIFIED_AS.get(kind, kind), key, event.organization_id, event_id, data, invoice_ids)
 
     if kind == "invoice.synced":
         invoice: InvoiceSnapshot = data
@@ -72,6 +75,10 @@ def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episod
         return make(f"{data.invoice_id}:{data.total}:{data.applied}", (data.invoice_id,))
     if kind == "sync.failed":
         return make(f"{event.organization_id}:{data.integration}:{data.run_id}")
+    if kind == "sync.record_failed":
+        # Once per record and reason: a record refused the same way run after run is one ticket.
+        reason = hashlib.sha256(data.reason.encode()).hexdigest()[:16]
+        return make(f"{event.organization_id}:{data.integration}:{data.entity}:{data.record_id}:{reason}")
     if kind == "sync.stalled":
         since = utc(data.last_completed_at).isoformat() if data.last_completed_at else "never"
         return make(f"{event.organization_id}:{data.integration}:{since}")

@@ -14,7 +14,7 @@ from billing_notifications.service.intake import Intake
 PAYMENT_TYPES = ("payment.succeeded", "payment.failed", "payment.refunded", "payment.cancelled",
                  "payment.charged_back", "payment.settlement_failed", "payment.unapplied", "payment_method.added",
                  "payment.refund_failed", "invoice.over_applied")
-SYNC_TYPES = ("sync.failed", "sync.stalled", "integration.connection_failed")
+SYNC_TYPES = ("sync.failed", "sync.record_failed", "sync.stalled", "integration.connection_failed")
 
 
 @dataclass(frozen=True)

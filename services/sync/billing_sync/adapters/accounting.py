@@ -20,8 +20,9 @@ def _stamp(moment: datetime) -> str:
 
 
 class Accounting:
-    def __init__(self, client: QuickBooksClient) -> None:
+    def __init__(self, client: QuickBooksClient, realm_id: str = "") -> None:
         self.client = client
+        self.realm_id = realm_id  # ids name objects within this company only
 
     async def customers(self) -> list[dict[str, Any]]:
         return [c async for c in self.client.query("SELECT * FROM Customer", page_size=PAGE)]
@@ -65,6 +66,10 @@ class Accounting:
     async def create_invoice(self, customer_id: str, lines: Sequence[InvoiceLine], issued: date, due: date,
                              currency: str, note: str) -> dict[str, Any]:
         return await self.client.create_invoice(customer_id, lines, issued, due, currency, private_note=note)
+
+    async def renumber_invoice(self, invoice: Mapping[str, Any], number: str) -> dict[str, Any]:
+        return await self.client.update("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"],
+                                                    "DocNumber": number})
 
     async def get(self, entity: str, object_id: str) -> dict[str, Any]:
         return await self.client.get(entity, object_id)

@@ -120,7 +120,7 @@ class Connections:
         return Accounting(QuickBooksClient(
             self.session, base_url=self.accounting_base_url(settings.base_url), realm_id=settings.realm_id,
             token_provider=tokens, throttle_wait_seconds=self.settings.quickbooks_throttle_wait_seconds,
-            pacer=self.pacer))
+            pacer=self.pacer), realm_id=settings.realm_id)
 
     async def quickbooks(self) -> Connected[QuickBooksSettings, Accounting] | None:
         async with self._lock:

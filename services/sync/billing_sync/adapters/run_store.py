@@ -119,3 +119,18 @@ async def save_watermarks(conn: asyncpg.Connection, integration: str, marks: dic
                SET changed_at = EXCLUDED.changed_at, last_id = EXCLUDED.last_id""",
         integration, entities, [marks[e].changed_at for e in entities], [marks[e].last_id for e in entities],
     )
+
+
+async def record_failure(conn: asyncpg.Connection, run_id: uuid.UUID, entity: str, record_id: str,
+                         reason: str) -> bool:
+    """A record the run skipped, with the reason; False when it was recorded in this run already."""
+    status = await conn.execute(
+        """INSERT INTO sync_record_failures (run_id, entity, record_id, reason) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (run_id, entity, record_id) DO NOTHING""", run_id, entity, record_id, reason)
+    return status.endswith(" 1")
+
+
+async def failures(conn: Db, run_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT entity, record_id, reason, failed_at FROM sync_record_failures WHERE run_id = $1
+           ORDER BY failed_at, entity, record_id""", run_id)

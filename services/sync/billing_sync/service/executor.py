@@ -6,8 +6,9 @@ unnumbered invoices are numbered. The QuickBooks settings are read when those ac
 not when the run starts (setting Autotask starts the first run at once; QuickBooks is often set a
 moment later), and the steps are gone over again when they changed meanwhile. The run remembers the
 settings revisions it used: a settings change it did not take in leaves a follow-up run requested.
-Any failure ends the run as `sync.failed` with the reason; refused credentials also raise
-`integration.connection_failed`.
+One invoice that QuickBooks or the PSA refuses is skipped with its reason (`sync.record_failed`,
+accounting_steps.py); any other failure ends the run as `sync.failed` with the reason; refused
+credentials also raise `integration.connection_failed`.
 """
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ async def sources(ctx: SyncContext) -> tuple[str, ...]:
 
 async def invoice_image(ctx: SyncContext, invoice_id: str) -> tuple[bytes, str] | None:
     """(PDF bytes, the source that had them), or None when no source has an image."""
-    row = await psa_invoice_store.image_keys(ctx.uow.pool, invoice_id)
+    accounting = await ctx.conns.quickbooks()
+    row = await psa_invoice_store.image_keys(ctx.uow.pool, invoice_id, accounting.settings.realm_id if accounting else None)
     if row is None:
         return None
     for source in await sources(ctx):

@@ -9,7 +9,8 @@ from typing import Any
 from billing_shared.events.catalog import BILLING_SYNC
 from billing_shared.events.sync import (
     ConnectionFailedData, IntegrationConnectionFailed, SyncCompleted, SyncCompletedData, SyncFailed,
-    SyncFailedData, SyncProgress, SyncProgressData, SyncStarted, SyncStartedData,
+    SyncFailedData, SyncProgress, SyncProgressData, SyncRecordFailed, SyncRecordFailedData, SyncStarted,
+    SyncStartedData,
 )
 from billing_shared.outbox import Tx
 
@@ -106,6 +107,18 @@ async def fail(tx: Tx, run_id: uuid.UUID, reason: str, *, connection_failed: str
         data=SyncFailedData(integration=AUTOTASK, run_id=str(run_id), reason=reason)))
     if connection_failed:
         publish_connection_failed(tx, connection_failed, reason)
+
+
+async def skip_record(tx: Tx, run_id: uuid.UUID, integration: str, entity: str, record_id: str,
+                      reason: str) -> None:
+    """The run could not sync one record: the reason is kept with the run and `sync.record_failed`
+    raised (staff get a ticket), and the run goes on with the others. The record stays as it was,
+    so the next run tries it again."""
+    if await run_store.record_failure(tx.conn, run_id, entity, record_id, reason):
+        tx.publish(BILLING_SYNC, SyncRecordFailed.new(
+            producer=PRODUCER, organization_id=SYSTEM_ORGANIZATION,
+            data=SyncRecordFailedData(integration=integration, run_id=str(run_id),  # type: ignore[arg-type]
+                                      entity=entity, record_id=record_id, reason=reason)))
 
 
 def publish_connection_failed(tx: Tx, integration: str, reason: str) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -21,7 +22,9 @@ from billing_shared.outbox import Tx
 from billing_sync.adapters import psa_invoice_store, writeback_store
 from billing_sync.adapters.accounting import Accounting
 from billing_sync.adapters.psa import PsaSource
+from billing_sync.adapters.quickbooks import QuickBooksFault
 from billing_sync.adapters.writeback_store import Desired, Pending
+from billing_sync.domain.accounting_links import same_object
 from billing_sync.domain.writeback import (
     AccountingTarget, by_payment, is_voided, latest_in_order, live_applications, marker, memo, paid_dates,
     payment_matches, target_for,
@@ -36,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 LOCK = "sync-writeback"
 CHANNEL = "sync_writeback"
+OBJECT_NOT_FOUND = "610"  # QuickBooks: the object is inactive or does not exist
 BATCH = 20
 
 
@@ -137,7 +141,8 @@ async def reconcile_accounting(ctx: SyncContext, accounting: Accounting, pending
             if not is_voided(current):
                 await accounting.void_payment(account_id)
         return await _record(ctx, pending.payment_id, account_id, True, {})
-    linked = await psa_invoice_store.accounting_ids(pool, list(target.applications))
+    # Only invoices whose accounting object is still theirs: an id from reset books may name another's
+    linked = {i: str(found["Id"]) for i, found in (await verified_links(ctx, accounting, list(target.applications))).items()}
     lines = target.lines(linked)
     written = {i: a for i, a in target.applications.items() if i in linked and a > 0}
     if account_id is None:
@@ -161,13 +166,38 @@ async def _record(ctx: SyncContext, payment_id: str, account_id: str | None, voi
         await writeback_store.record_written(tx.conn, payment_id, account_id, voided, written)
 
 
+async def verified_links(ctx: SyncContext, accounting: Accounting,
+                         invoice_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Invoice id -> its accounting invoice as read now, for the linked invoices whose object still
+    exists. A link whose id now names another object, or nothing (reset books), is retired."""
+    linked = await psa_invoice_store.current_links(ctx.uow.pool, accounting.realm_id, invoice_ids)
+    found: dict[str, dict[str, Any]] = {}
+    gone = []
+    for invoice_id, link in sorted(linked.items()):
+        try:
+            current = await accounting.get("Invoice", link.accounting_id)
+        except QuickBooksFault as fault:
+            if fault.code != OBJECT_NOT_FOUND:
+                raise
+            gone.append(invoice_id)
+            continue
+        if same_object(invoice_id, link.created, current):
+            found[invoice_id] = current
+        else:
+            gone.append(invoice_id)
+    if gone:
+        log.warning("accounting invoices gone from the books; links retired", invoices=gone)
+        async with ctx.uow.begin() as tx:
+            await psa_invoice_store.retire_links(tx.conn, gone)
+    return found
+
+
 async def refresh_links(ctx: SyncContext, accounting: Accounting, invoice_ids: Sequence[str]) -> None:
     """Read the touched invoices back (balances moved), so no stale balance makes one look paid."""
-    linked = await psa_invoice_store.accounting_ids(ctx.uow.pool, invoice_ids)
-    updates = [link_update(invoice_id, await accounting.get("Invoice", account_id))
-               for invoice_id, account_id in sorted(linked.items())]
+    found = await verified_links(ctx, accounting, invoice_ids)
     async with ctx.uow.begin() as tx:
-        await psa_invoice_store.upsert_links(tx.conn, updates)
+        await psa_invoice_store.upsert_links(tx.conn, accounting.realm_id,
+                                             [link_update(i, current) for i, current in sorted(found.items())])
 
 
 async def reconcile_paid_dates(ctx: SyncContext, psa: PsaSource, invoice_ids: Sequence[str]) -> None:
