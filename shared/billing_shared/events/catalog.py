@@ -1,10 +1,13 @@
 """Which event types travel on which topic, and how to parse a message of a topic."""
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter
+
+from billing_shared.text import holds_nul
 
 from . import directory, invoices, notifications, payments, sync, upstream
 from .envelope import Event
@@ -61,5 +64,9 @@ def event_adapter(topic: str) -> TypeAdapter[Event]:
 
 
 def parse_event(topic: str, raw: bytes) -> Event:
-    """Parse and validate one message value; raises pydantic.ValidationError."""
-    return event_adapter(topic).validate_json(raw)
+    """Parse and validate one message value; raises pydantic.ValidationError or ValueError."""
+    event = event_adapter(topic).validate_json(raw)
+    # NUL comes only escaped in JSON: a cheap look first, the exact one only when it may be there.
+    if b"\\u0000" in raw and holds_nul(json.loads(raw)):
+        raise ValueError("text holds the NUL character (\\u0000), which cannot be stored")
+    return event

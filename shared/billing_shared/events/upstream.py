@@ -10,6 +10,8 @@ from billing_shared.money import Currency, Money, Quantity
 
 from .envelope import Data, Event
 
+BIGINT_MAX = 2**63 - 1
+
 
 class UpstreamOrganization(Data):
     external_id: str = Field(min_length=1)
@@ -26,7 +28,7 @@ class InvoiceLine(Data):
 class InvoiceUpsertedData(Data):
     source: str = Field(min_length=1)
     external_id: str = Field(min_length=1)
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=BIGINT_MAX)  # stored in a bigint
     organization: UpstreamOrganization
     invoice_number: str | None = None
     issued_on: date
@@ -41,7 +43,7 @@ class InvoiceUpsertedData(Data):
 class UpstreamInvoiceVoidedData(Data):
     source: str = Field(min_length=1)
     external_id: str = Field(min_length=1)
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=BIGINT_MAX)  # stored in a bigint
 
 
 class InvoiceUpserted(Event):

@@ -8,6 +8,8 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from billing_shared.text import CONTROL_CHARACTERS, holds_nul
+
 log = structlog.get_logger(__name__)
 
 
@@ -38,16 +40,58 @@ def forbidden(message: str = "this role may not do that") -> ApiError:
 
 
 def validation_details(exc: ValidationError) -> dict[str, Any]:
-    return {
-        "errors": [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-    }
+    """`{"fields": {"amount": "must be a decimal with at most two places"}}`: in our words, never
+    pydantic's text (which quotes the input and links to its own documentation)."""
+    fields: dict[str, str] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        fields.setdefault(name, _our_words(error))
+    return {"fields": fields}
 
+
+def validation_message(details: dict[str, Any]) -> str:
+    """The first field's problem in a sentence: "amount must be a decimal with at most two places"."""
+    fields = details.get("fields") or {}
+    if not fields:
+        return "the request is not valid"
+    name, words = next(iter(fields.items()))
+    more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+    return f"{name} {words}{more}"[:500]
+
+
+def _our_words(error: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])  # our own validators' words
+    if kind in _LIMITS:
+        return _LIMITS[kind].format(**ctx)
+    for prefix, words in _WORDS.items():
+        if kind.startswith(prefix):
+            return words
+    return "is not valid"
+
+
+_LIMITS = {
+    "greater_than": "must be greater than {gt}", "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}", "less_than_equal": "must be at most {le}",
+    "string_too_short": "must have at least {min_length} characters",
+    "string_too_long": "must have at most {max_length} characters",
+    "too_short": "must have at least {min_length} items", "too_long": "must have at most {max_length} items",
+    "literal_error": "must be one of {expected}", "enum": "must be one of {expected}",
+}
+_WORDS = {
+    "missing": "is required", "extra_forbidden": "is not a field of this request",
+    "int_": "must be a whole number", "bool_": "must be true or false", "string_": "must be text",
+    "float_": "must be a number", "decimal_": "must be a decimal", "date": "must be a date like 2026-11-27",
+    "datetime": "must be a date and time like 2026-11-27T10:00:00Z", "uuid": "must be a UUID",
+    "list_": "must be a list", "dict_": "must be an object", "model_": "must be an object",
+    "union_tag": "is not one of the known kinds", "url": "must be a URL",
+}
 
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               413: "invalid_request", 415: "invalid_request"}
+               413: "invalid_request", 415: "unsupported_media_type"}
+_HTTP_WORDS = {404: "no such resource", 405: "this method is not allowed here",
+               413: "the body is larger than this API accepts", 415: "send the body as application/json"}
 
 
 @web.middleware
@@ -57,23 +101,52 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
     except ValidationError as exc:
-        return error_response(422, "invalid_request", "the request is not valid", validation_details(exc))
+        details = validation_details(exc)
+        return error_response(422, "invalid_request", validation_message(details), details)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "invalid_request" if exc.status < 500 else "internal_error")
-        return error_response(exc.status, code, exc.reason or code)
+        return error_response(exc.status, code, _HTTP_WORDS.get(exc.status, exc.reason or code))
     except Exception:
         log.exception("unhandled error", path=request.path, method=request.method)
         return error_response(500, "internal_error", "something went wrong on our side")
 
 
+JSON_TYPES = ("application/json",)
+
+
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON; a body that is not JSON is `invalid_request`, not a 500."""
+    """The request body as JSON. An empty body is `{}`; a body that is not `application/json` is a 415;
+    one that does not parse (bad JSON, NaN, integers of more than 4,300 digits, nesting too deep) or
+    holds a NUL character (Postgres cannot store one) is a 422: never a 500, never the parser's text."""
     raw = await request.read()
     if not raw.strip():
         return {}
+    if request.content_type not in JSON_TYPES and not request.content_type.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json",
+                       {"content_type": request.content_type})
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise invalid_request(f"the body is not valid JSON: {exc}") from None
+        value = json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise invalid_request("the body is not valid JSON", {"line": exc.lineno, "column": exc.colno}) from None
+    except (ValueError, RecursionError):  # not UTF-8, NaN or Infinity, a number too long, nesting too deep
+        raise invalid_request("the body is not valid JSON") from None
+    if holds_nul(value):
+        raise invalid_request("text may not contain the NUL character (\\u0000)")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def refuse_control_characters(request: web.Request) -> None:
+    """Path and query values are ids, names, dates and cursors: a control character in one is a 422,
+    never a database error."""
+    for where, values in (("path", request.match_info.items()), ("query", request.query.items())):
+        for name, value in values:
+            if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value):
+                field = where if CONTROL_CHARACTERS.search(name) else name
+                raise invalid_request(f"{where} parameters may not contain control characters",
+                                      {"fields": {field: "may not contain control characters"}})

@@ -8,11 +8,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+
+from billing_shared.text import CONTROL_CHARACTERS
 
 from .errors import invalid_request
 
@@ -45,11 +49,51 @@ def encode_cursor(key: Sequence[Any]) -> str:
 def decode_cursor(cursor: str) -> list[Any]:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise invalid_request("cursor is not one this API returned", {"cursor": cursor}) from None
+    except (binascii.Error, ValueError, RecursionError):
+        raise _refused() from None
     if not isinstance(value, list):
-        raise invalid_request("cursor is not one this API returned", {"cursor": cursor})
+        raise _refused()
     return value
+
+
+# The sort keys a cursor holds, checked before they reach a query: a cursor this API did not hand out
+# answers 422 `invalid_request`, never a 500 from a failed parse or a database type error.
+
+def _refused() -> Exception:
+    return invalid_request("cursor is not one this API returned",
+                           {"fields": {"cursor": "is not one this API returned"}})
+
+
+def text_after(page: PageRequest) -> str:
+    """A list ordered by one text key: the key of the last item returned ("" on the first page)."""
+    if page.after is None:
+        return ""
+    if len(page.after) != 1 or not isinstance(page.after[0], str) or CONTROL_CHARACTERS.search(page.after[0]):
+        raise _refused()
+    return page.after[0]
+
+
+def int_before(page: PageRequest) -> int | None:
+    """A list ordered by a `bigint` key, newest first: the key of the last item returned."""
+    if page.after is None:
+        return None
+    if len(page.after) != 1 or type(page.after[0]) is not int or not 0 <= page.after[0] < 2**63:
+        raise _refused()
+    return page.after[0]
+
+
+def time_and_id_before(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
+    """A list ordered by (timestamp, uuid), newest first: the key of the last item returned."""
+    if page.after is None:
+        return None
+    try:
+        stamp, key = page.after
+        before = datetime.fromisoformat(stamp), uuid.UUID(key)
+    except (TypeError, ValueError, AttributeError):  # wrong shape, not a timestamp, not a uuid
+        raise _refused() from None
+    if before[0].tzinfo is None:
+        raise _refused()
+    return before
 
 
 def next_cursor(rows: Sequence[Any], limit: int, key: Any) -> str | None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from billing_shared.settings import Role
 
 from .auth import require
+from .errors import refuse_control_characters
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,6 +51,7 @@ class ApiRoutes:
             async def guarded(request: web.Request) -> web.StreamResponse:
                 if roles:
                     require(request, *roles)
+                refuse_control_characters(request)
                 return await handler(request)
 
             self.table.append(web.route(method, path, guarded))

@@ -10,7 +10,7 @@ from aiohttp import web
 from billing_shared.runtime import RUNTIME
 from billing_shared.web.app import json_ok
 from billing_shared.web.errors import ApiError, invalid_request, not_found
-from billing_shared.web.paging import encode_cursor, page_request
+from billing_shared.web.paging import encode_cursor, int_before, page_request
 from billing_shared.web.routes import ApiRoutes
 
 from billing_notifications.adapters import delivery_store
@@ -33,9 +33,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     if status is not None and status not in STATUSES:
         raise invalid_request(f"status must be one of {', '.join(STATUSES)}", {"status": status})
     page = page_request(request)
-    before = page.after[0] if page.after else None
-    if before is not None and not isinstance(before, int):
-        raise invalid_request("cursor is not one this API returned")
+    before = int_before(page)
     async with request.app[RUNTIME].pool.acquire() as conn:
         rows = await delivery_store.page(conn, kind=kind, status=status, limit=page.limit, before_id=before)
     items = rows[: page.limit]

@@ -5,7 +5,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, RootModel, StrictBool
+
+from billing_shared.web.fields import NonNegativeInt32, PositiveId
 
 from billing_notifications.domain.catalog import ChannelSwitch
 from billing_notifications.domain.tickets import TicketingSettings
@@ -40,15 +42,16 @@ class Ticketing(BaseModel):
     (sync and integration problems; 0 is Autotask's own company)."""
 
     model_config = ConfigDict(extra="forbid")
-    queue_id: StrictInt | None = Field(default=None, ge=0)
-    issue_type_id: StrictInt | None = Field(default=None, ge=0)
-    priority: StrictInt = Field(default=2, ge=1)
-    status: StrictInt = Field(default=1, ge=1)
-    internal_company_id: StrictInt = Field(default=0, ge=0)
+    queue_id: PositiveId | None = None
+    issue_type_id: PositiveId | None = None
+    priority: PositiveId = 2
+    status: PositiveId = 1
+    internal_company_id: NonNegativeInt32 = 0
 
     @classmethod
     def of(cls, settings: TicketingSettings) -> "Ticketing":
-        return cls(**asdict(settings))
+        # Shown as stored: the input ranges apply to what is put, not to what an older version kept.
+        return cls.model_construct(**asdict(settings))
 
 
 class DeliveryView(BaseModel):

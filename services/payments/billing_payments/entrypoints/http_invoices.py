@@ -7,7 +7,7 @@ from billing_shared.runtime import RUNTIME
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import principal
 from billing_shared.web.errors import invalid_request
-from billing_shared.web.paging import encode_cursor, page_request
+from billing_shared.web.paging import encode_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
 
 from billing_payments.adapters import invoice_store
@@ -31,7 +31,7 @@ async def list_invoices(request: web.Request) -> web.Response:
     page = page_request(request)
     found = await invoice_store.list_invoices(
         request.app[RUNTIME].pool, organization_id=organization_id, status=status,
-        after=str(page.after[0]) if page.after else "", limit=page.limit + 1,
+        after=text_after(page), limit=page.limit + 1,
     )
     more = len(found) > page.limit
     items = found[: page.limit]

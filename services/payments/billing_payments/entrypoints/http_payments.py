@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date
 
 from aiohttp import web
 
@@ -11,7 +11,7 @@ from billing_shared.events.payments import PaymentSnapshot
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import Principal, principal
 from billing_shared.web.errors import invalid_request, not_found, read_json
-from billing_shared.web.paging import encode_cursor, page_request
+from billing_shared.web.paging import encode_cursor, page_request, time_and_id_before
 from billing_shared.web.routes import ApiRoutes
 
 from billing_payments.adapters import payment_store
@@ -58,12 +58,8 @@ async def search_payments(request: web.Request) -> web.Response:
     if status is not None and status not in STATUSES:
         raise invalid_request(f"status must be one of {', '.join(STATUSES)}", {"status": status})
     page = page_request(request)
-    after = None
-    if page.after:
-        try:
-            after = (datetime.fromisoformat(page.after[0]), str(page.after[1]))
-        except (ValueError, IndexError, TypeError):
-            raise invalid_request("cursor is not one this API returned") from None
+    before = time_and_id_before(page)
+    after = (before[0], str(before[1])) if before else None
     found = await payment_store.search(
         deps(request).pool, organization_id=organization_id, invoice_id=q.get("invoice_id") or None, status=status,
         from_date=_date(q, "from"), to_date=_date(q, "to"), after=after, limit=page.limit + 1,

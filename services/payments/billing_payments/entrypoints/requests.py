@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from billing_shared.money import Money
+from billing_shared.web.fields import Line
 
 Environment = Literal["autotask", "client_portal"]
 MethodType = Literal["credit_card", "echeck"]
@@ -16,8 +17,8 @@ class Strict(BaseModel):
 
 
 class MethodChoice(Strict):
-    method_id: str | None = None
-    token: str | None = None
+    method_id: Line | None = None
+    token: Line | None = None
     save_to_wallet: bool = False
 
     @model_validator(mode="after")
@@ -30,14 +31,14 @@ class MethodChoice(Strict):
 
 
 class PayRequest(Strict):
-    invoice_id: str = Field(min_length=1)
+    invoice_id: Line = Field(min_length=1)
     amount: Money | None = Field(default=None, description="the whole balance when omitted")
-    contact_id: str | None = None
+    contact_id: Line | None = None
     payment_method: MethodChoice
 
 
 class ApplyRequest(Strict):
-    invoice_id: str = Field(min_length=1)
+    invoice_id: Line = Field(min_length=1)
     keep_remainder: bool = False
 
 
@@ -49,15 +50,15 @@ class SettingsRequest(Strict):
     """PUT: fields left out keep their value; keys are write-only."""
 
     active: bool | None = None
-    currency: str | None = None
+    currency: Line | None = None
     accept_payments_in: list[Environment] | None = None
     payment_types: dict[Environment, list[MethodType]] | None = None
-    public_key: str | None = Field(default=None, min_length=1)
-    private_key: str | None = Field(default=None, min_length=1)
+    public_key: Line | None = Field(default=None, min_length=1)
+    private_key: Line | None = Field(default=None, min_length=1)
     refund_via_gateway: bool | None = None
     auto_cancel_unsettled: bool | None = None
 
 
 class WalletAddRequest(Strict):
-    token: str = Field(min_length=1)
-    contact_id: str | None = None
+    token: Line = Field(min_length=1)
+    contact_id: Line | None = None

@@ -6,12 +6,11 @@ from aiohttp import web
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import principal
 from billing_shared.web.errors import not_found
-from billing_shared.web.paging import next_cursor, page_request
+from billing_shared.web.paging import next_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
 
 from billing_sync.adapters import integration_store
 from billing_sync.domain.directory import quote_url
-from billing_sync.entrypoints.cursors import text_after
 from billing_sync.entrypoints.views import ContactPage, ContactView, QuotePage, QuoteView
 from billing_sync.service.context import SYNC
 from billing_sync.service.directory import contact_name

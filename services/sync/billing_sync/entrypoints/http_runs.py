@@ -7,12 +7,11 @@ from aiohttp import web
 
 from billing_shared.web.app import json_ok
 from billing_shared.web.errors import ApiError, not_found, read_json
-from billing_shared.web.paging import encode_cursor, page_request
+from billing_shared.web.paging import encode_cursor, page_request, time_and_id_before
 from billing_shared.web.routes import ApiRoutes
 
 from billing_sync.adapters import run_store
 from billing_sync.domain.runs import public_progress
-from billing_sync.entrypoints.cursors import time_and_id_before
 from billing_sync.entrypoints.views import RunIn, RunPage, RunStarted, RunView, parse
 from billing_sync.service.context import SYNC
 from billing_sync.service.runs import request_run

@@ -7,11 +7,11 @@ from aiohttp import web
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import principal
 from billing_shared.web.errors import not_found, read_json
-from billing_shared.web.paging import next_cursor, page_request
+from billing_shared.web.paging import next_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
 
 from billing_sync.adapters import integration_store, writeback_store
-from billing_sync.entrypoints.cursors import text_after
+
 from billing_sync.entrypoints.http_directory import CLIENT_QUOTES_KEY
 from billing_sync.entrypoints.views import ClientAccessIn, ImageSourcesIn, WritebackPage, WritebackView, parse
 from billing_sync.service.context import SYNC

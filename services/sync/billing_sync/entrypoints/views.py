@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from billing_shared.money import Currency, Money
+from billing_shared.web.fields import Line
 
 
 class _In(BaseModel):
@@ -14,11 +15,12 @@ class _In(BaseModel):
 
 
 class AutotaskIn(_In):
-    username: str = Field(min_length=1, max_length=200)
-    secret: str | None = Field(default=None, min_length=1, description="write-only; omit to keep the stored one")
-    integration_code: str = Field(min_length=1, max_length=100)
-    base_url: str | None = Field(default=None, pattern=r"^https?://")
-    quote_url_field: str | None = None
+    username: Line = Field(min_length=1, max_length=200)
+    secret: Line | None = Field(default=None, min_length=1, max_length=1000,
+                                description="write-only; omit to keep the stored one")
+    integration_code: Line = Field(min_length=1, max_length=100)
+    base_url: Line | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    quote_url_field: Line | None = Field(default=None, max_length=200)
     sync_interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     currency: Currency = "USD"
 
@@ -34,12 +36,12 @@ class AutotaskView(BaseModel):
 
 
 class QuickBooksIn(_In):
-    base_url: str | None = Field(default=None, pattern=r"^https?://")
-    realm_id: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
-    client_secret: str | None = Field(default=None, min_length=1, description="write-only")
-    refresh_token: str | None = Field(default=None, min_length=1, description="write-only")
-    token_url: str | None = Field(default=None, pattern=r"^https?://")
+    base_url: Line | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    realm_id: Line = Field(min_length=1, max_length=200)
+    client_id: Line = Field(min_length=1, max_length=1000)
+    client_secret: Line | None = Field(default=None, min_length=1, max_length=1000, description="write-only")
+    refresh_token: Line | None = Field(default=None, min_length=1, max_length=4000, description="write-only")
+    token_url: Line | None = Field(default=None, pattern=r"^https?://", max_length=2000)
 
 
 class QuickBooksView(BaseModel):
