@@ -1,6 +1,7 @@
 """The shared package's small parts: client factories, money, redaction, secrets, auth, paging."""
 from __future__ import annotations
 
+from decimal import Decimal
 
 import pytest
 from aiohttp import web
@@ -8,7 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from billing_shared.kafka.clients import make_consumer, make_producer
 from billing_shared.logging import redact_secrets
-from billing_shared.money import money, parse_money
+from billing_shared.money import money, parse_decimal, parse_money
+from billing_shared.psa.zone import zone_lookup_base
 from billing_shared.secrets import SecretBox, mask, new_key
 from billing_shared.settings import ServiceSettings
 from billing_shared.web.app import create_app, json_ok
@@ -40,10 +42,28 @@ def test_money_accepts_decimal_strings_and_ints(raw, expected):
     assert str(parse_money(raw)) == expected
 
 
-@pytest.mark.parametrize("raw", [0.1, "1.005", "abc", "NaN", "Infinity", True, None])
-def test_money_refuses_floats_extra_places_and_junk(raw):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("raw", [0.1, "1.005", "abc", "NaN", "Infinity", True, None, "1e30", "1E+2", "-inf", "sNaN",
+                                 "1000000000000", "-1000000000000.00", 10**12, Decimal("1e30"), Decimal("NaN"),
+                                 "1_000", "0x10", "", " ", "9" * 5000])
+def test_money_refuses_floats_exponents_extra_places_huge_amounts_and_junk(raw):
+    with pytest.raises(ValueError):  # only ValueError: pydantic turns it into a validation error
         parse_money(raw)
+
+
+def test_money_takes_the_largest_amount_a_numeric_14_2_column_holds():
+    assert str(parse_money("999999999999.99")) == "999999999999.99"
+
+
+@pytest.mark.parametrize("raw", ["1e30", "NaN", "1.12345678901", "1000000000000", 0.5])
+def test_quantities_are_plain_decimals_too(raw):
+    with pytest.raises(ValueError):
+        parse_decimal(raw)
+
+
+@pytest.mark.parametrize("path", ["", "/", "/atservicesrest", "/ATServicesRest/", "/atservicesrest/v1.0/",
+                                  "/AtServicesRest// "])
+def test_a_psa_base_url_is_a_root_or_the_rest_path_alike(path):
+    assert zone_lookup_base(f" http://127.0.0.1:9101{path}").lower() == "http://127.0.0.1:9101/atservicesrest/"
 
 
 def test_redaction_hides_secrets_and_card_numbers():

@@ -78,8 +78,9 @@ def parse_error_messages(body: bytes, redact: Callable[[str], str] = lambda s: s
     return [redact(text.strip()[:200])] if text.strip() else []
 
 
-def error_for(status: int, messages: list[str], *, entity: str, method: str) -> PsaError:
-    what = f"Autotask {method} {entity} answered {status}"
+def error_for(status: int, messages: list[str], *, entity: str, method: str,
+              url: str | None = None) -> PsaError:
+    what = f"Autotask {method} {entity} answered {status}" + (f" at {url}" if url else "")
     context = dict(status=status, messages=messages, entity=entity, method=method)
     joined = " ".join(messages).lower()
     if status == 401:

@@ -23,7 +23,7 @@ from .budget import RequestBudget
 from .errors import (
     PsaAuthError, PsaError, PsaRateLimited, PsaUnavailable, error_for, parse_error_messages,
 )
-from .zone import Zone
+from .zone import Zone, zone_lookup_base
 
 log = structlog.get_logger("billing_shared.psa")
 
@@ -82,7 +82,7 @@ class AutotaskTransport:
         self.username = username
         self._secret = _Secret(secret)
         self._integration_code = integration_code
-        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.base_url = zone_lookup_base(base_url)
         self.impersonation_resource_id = impersonation_resource_id
         self.budget = budget
         self.retry = retry
@@ -116,24 +116,29 @@ class AutotaskTransport:
     async def _lookup_zone(self) -> Zone:
         # Sent without auth headers as AT-DJ does; zone calls are not counted
         # against the limits [C: AT-THR], so they skip the budget too.
-        url = f"{self.base_url}v1.0/zoneInformation?user={quote(self.username, safe='')}"
+        # Errors name the URL tried (without the user), so a wrong base URL is plain to see.
+        tried = f"{self.base_url}v1.0/zoneInformation"
+        url = f"{tried}?user={quote(self.username, safe='')}"
         for attempt in range(self.retry.attempts):
             try:
                 async with self._session.get(url, timeout=self._timeout) as response:
                     reply = Reply(response.status, response.content_type, await response.read())
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                # ValueError: a base URL aiohttp cannot use at all (no host, bad port)
                 problem: PsaError = PsaUnavailable(
-                    f"Autotask zone lookup failed: {type(exc).__name__}", entity="zoneInformation")
+                    f"Autotask zone lookup failed at {tried}: {type(exc).__name__}", entity="zoneInformation")
+                if isinstance(exc, ValueError):
+                    raise problem from None
             else:
                 if reply.status == 200:
                     return Zone.from_json(reply.json())
                 messages = parse_error_messages(reply.body, self.redact)
                 if reply.status in (500, 401, 403):
                     # An unknown or blank user answers 500 [T: AT-DJ]: not worth retrying.
-                    raise PsaAuthError(f"Autotask zone lookup refused user {self.username!r}",
+                    raise PsaAuthError(f"Autotask zone lookup refused user {self.username!r} at {tried}",
                                        status=reply.status, messages=messages,
                                        entity="zoneInformation", method="GET")
-                problem = error_for(reply.status, messages, entity="zoneInformation", method="GET")
+                problem = error_for(reply.status, messages, entity="zoneInformation", method="GET", url=tried)
             if attempt + 1 >= self.retry.attempts or not isinstance(problem, PsaUnavailable):
                 raise problem
             await asyncio.sleep(self.retry.delay(attempt))

@@ -13,6 +13,20 @@ from typing import Any
 from .errors import PsaError
 
 
+def zone_lookup_base(base_url: str) -> str:
+    """Where to ask zoneInformation, ending in `atservicesrest/`. Admins paste a host's root (the
+    simulator's "http://127.0.0.1:9101", "https://webservices.autotask.net") as often as the
+    documented ".../atservicesrest/" (any case, with or without the slash, even with "v1.0"): all
+    mean the same place."""
+    url = base_url.strip().split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    lowered = url.lower()
+    if lowered.endswith("/v1.0"):
+        url, lowered = url[: -len("/v1.0")], lowered[: -len("/v1.0")]
+    if lowered.endswith("/atservicesrest"):
+        return url + "/"
+    return url + "/atservicesrest/"
+
+
 @dataclass(frozen=True)
 class Zone:
     name: str
