@@ -1,5 +1,10 @@
 """`make up` / `make down`: the whole system in the background, on its defaults or on the Kafka and
-Postgres the environment names. State lives in .run/state.json so `down` stops exactly what `up` started."""
+Postgres the environment names. State lives in .run/state.json so `down` stops exactly what `up` started.
+
+The demo world outlives `make down` as a whole: the database keeps its data in .cache/postgres, and
+the PSA, accounting and gateway simulators keep theirs in .cache/simulators/ (SIMULATORS_DATA_DIR),
+so the next `make up` goes on with the same invoices, accounting ids and numbers. `make clean`
+forgets both together."""
 from __future__ import annotations
 
 import asyncio
@@ -152,11 +157,17 @@ def _service_env(ports: Ports, bootstrap: str, database_url: str) -> dict[str, s
     }
 
 
+def simulators_data_dir() -> Path:
+    """Where the simulators keep their world between `make up`s (beside the database's)."""
+    return Path(os.environ.get("SIMULATORS_DATA_DIR") or CACHE / "simulators")
+
+
 def _start_simulators(ports: Ports, env: dict[str, str], logs: Path) -> list[Managed]:
+    data = ["--data-dir", str(simulators_data_dir())]
     sims = [
-        ("psa", "billing_simulators.psa", ports.psa, ["--port", str(ports.psa)]),
-        ("accounting", "billing_simulators.accounting", ports.accounting, ["--port", str(ports.accounting)]),
-        ("gateway", "billing_simulators.gateway", ports.gateway, ["--port", str(ports.gateway)]),
+        ("psa", "billing_simulators.psa", ports.psa, ["--port", str(ports.psa), *data]),
+        ("accounting", "billing_simulators.accounting", ports.accounting, ["--port", str(ports.accounting), *data]),
+        ("gateway", "billing_simulators.gateway", ports.gateway, ["--port", str(ports.gateway), *data]),
         ("smtp", "billing_simulators.smtp_sink", ports.smtp,
          ["--smtp-port", str(ports.smtp), "--http-port", str(ports.smtp_http)]),
     ]
@@ -196,6 +207,8 @@ def _print_summary(state: dict) -> None:
     for t in state.get("tokens", []):
         bound = f" organization {t['organization_id']}, contact {t.get('contact_id')}" if t.get("organization_id") else ""
         print(f"  {t['role']:<8} {t['token']}{bound}")
+    print(f"simulator state: {simulators_data_dir()} (kept across make down/up, like the database; "
+          "make clean starts a fresh world)")
     print("logs: .run/logs/   stop everything: make down")
 
 

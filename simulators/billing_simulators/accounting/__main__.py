@@ -1,4 +1,6 @@
-"""`python -m billing_simulators.accounting [--host 127.0.0.1] [--port 9102]`."""
+"""`python -m billing_simulators.accounting [--host 127.0.0.1] [--port 9102] [--data-dir DIR]`.
+
+With a data folder (or ACCOUNTING_SIM_DATA_DIR) the company file and tokens survive a restart."""
 
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("ACCOUNTING_SIM_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACCOUNTING_SIM_PORT", "9102")))
+    parser.add_argument("--data-dir", default=os.environ.get("ACCOUNTING_SIM_DATA_DIR"),
+                        help="keep the state in this folder across restarts (default: in memory only)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = AccountingSimConfig.from_env()
-    app = create_app(config)
+    app = create_app(config, data_dir=args.data_dir)
 
     async def announce(_: web.Application) -> None:
         log.info(

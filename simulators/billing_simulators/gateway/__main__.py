@@ -1,4 +1,6 @@
-"""`python -m billing_simulators.gateway [--host 127.0.0.1] [--port 9103]`."""
+"""`python -m billing_simulators.gateway [--host 127.0.0.1] [--port 9103] [--data-dir DIR]`.
+
+With a data folder (or GATEWAY_SIM_DATA_DIR) transactions and the vault survive a restart."""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m billing_simulators.gateway")
     parser.add_argument("--host", default=os.environ.get("GATEWAY_SIM_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_SIM_PORT", "9103")))
+    parser.add_argument("--data-dir", default=os.environ.get("GATEWAY_SIM_DATA_DIR"),
+                        help="keep the state in this folder across restarts (default: in memory only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = config_from_env()
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     log.info("gateway simulator ready on http://%s:%s (webhooks to %s)",
              host, port, config.webhook_url)
     # A short shutdown grace: a held tok_visa_timeout request must not delay `make down`.
-    web.run_app(create_app(config), sock=sock, print=None, access_log=None,
+    web.run_app(create_app(config, data_dir=args.data_dir), sock=sock, print=None, access_log=None,
                 shutdown_timeout=1.0)
 
 

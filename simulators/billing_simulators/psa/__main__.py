@@ -1,4 +1,6 @@
-"""python -m billing_simulators.psa [--host 127.0.0.1] [--port 9101]
+"""python -m billing_simulators.psa [--host 127.0.0.1] [--port 9101] [--data-dir DIR]
+
+With a data folder (or PSA_SIM_DATA_DIR) the tenant's data survives a restart.
 
 Environment overrides: PSA_SIM_PORT, PSA_SIM_USERNAME, PSA_SIM_SECRET,
 PSA_SIM_INTEGRATION_CODE, PSA_SIM_PUBLIC_URL.
@@ -34,10 +36,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int,
                         default=int(os.environ.get("PSA_SIM_PORT", DEFAULT_PORT)))
+    parser.add_argument("--data-dir", default=os.environ.get("PSA_SIM_DATA_DIR"),
+                        help="keep the state in this folder across restarts (default: in memory only)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = config_from_env(args.port)
-    app = create_app(config)
+    app = create_app(config, data_dir=args.data_dir)
 
     async def announce(_app: web.Application) -> None:
         # on_startup runs just before the listener binds, in the same task.
