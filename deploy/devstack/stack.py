@@ -11,7 +11,9 @@ import asyncio
 import importlib.util
 import json
 import os
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,7 @@ class Ports:
     sync: int = _port("SYNC_PORT", 8081)
     payments: int = _port("PAYMENTS_PORT", 8082)
     notifications: int = _port("NOTIFICATIONS_PORT", 8083)
+    portal: int = _port("PORTAL_PORT", 8080)
     psa: int = _port("PSA_SIM_PORT", 9101)
     accounting: int = _port("ACCOUNTING_SIM_PORT", 9102)
     gateway: int = _port("GATEWAY_SIM_PORT", 9103)
@@ -53,18 +56,28 @@ class Ports:
     smtp_http: int = _port("SMTP_SINK_HTTP_PORT", 9104)
 
 
-def _secrets_key() -> str:
-    """The key that encrypts secrets at rest; kept beside the dev database it protects."""
-    if os.environ.get("SECRETS_KEY"):
-        return os.environ["SECRETS_KEY"]
-    from billing_shared.secrets import new_key
-
-    path = CACHE / "dev-secrets.key"
+def _dev_key(variable: str, file_name: str, make: Callable[[], str]) -> str:
+    """A key from the environment, or one made once for development and kept beside the dev database."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    path = CACHE / file_name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(new_key())
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _secrets_key() -> str:
+    """The key that encrypts secrets at rest."""
+    from billing_shared.secrets import new_key
+
+    return _dev_key("SECRETS_KEY", "dev-secrets.key", new_key)
+
+
+def _identity_key() -> str:
+    """The key the portal signs people's identities with, and the services verify them with."""
+    return _dev_key("IDENTITY_KEY", "dev-identity.key", lambda: secrets.token_urlsafe(48))
 
 
 def _available(module: str) -> bool:
@@ -115,6 +128,9 @@ async def up() -> int:
             started.append(start_python(name, module, env={**env, "HTTP_PORT": str(port)}, log_dir=logs,
                                         health_url=f"http://127.0.0.1:{port}/health"))
             state["urls"][name] = f"http://127.0.0.1:{port}"
+        started.append(start_python("portal", "billing_portal", env={**env, "HTTP_PORT": str(ports.portal)},
+                                    log_dir=logs, health_url=f"http://127.0.0.1:{ports.portal}/health"))
+        state["urls"]["portal"] = f"http://127.0.0.1:{ports.portal}"
         for m in started:
             state["pids"][m.name] = m.process.pid
         STATE.write_text(json.dumps(state, indent=2))
@@ -139,6 +155,10 @@ def _service_env(ports: Ports, bootstrap: str, database_url: str) -> dict[str, s
         "DATABASE_URL": database_url,
         "API_TOKENS": os.environ.get("API_TOKENS") or json.dumps(DEMO_TOKENS),
         "SECRETS_KEY": _secrets_key(),
+        "IDENTITY_KEY": _identity_key(),
+        "SYNC_URL": f"http://127.0.0.1:{ports.sync}",
+        "PAYMENTS_URL": f"http://127.0.0.1:{ports.payments}",
+        "NOTIFICATIONS_URL": f"http://127.0.0.1:{ports.notifications}",
         "GATEWAY_WEBHOOK_SIGNING_KEY": os.environ.get("GATEWAY_WEBHOOK_SIGNING_KEY", "dev-signing-key"),
         "GATEWAY_WEBHOOK_URL": f"http://127.0.0.1:{ports.payments}/v1/webhooks/gateway",
         "GATEWAY_BASE_URL": f"http://127.0.0.1:{ports.gateway}",
@@ -207,6 +227,13 @@ def _print_summary(state: dict) -> None:
     for t in state.get("tokens", []):
         bound = f" organization {t['organization_id']}, contact {t.get('contact_id')}" if t.get("organization_id") else ""
         print(f"  {t['role']:<8} {t['token']}{bound}")
+    print("demo sign-ins at the portal (password demo-password unless PORTAL_USERS says otherwise):")
+    if os.environ.get("PORTAL_USERS"):
+        print("  the users of PORTAL_USERS")
+    else:
+        for email, who in (("admin@msp.example", "admin"), ("manager@msp.example", "manager"),
+                           ("pat@acme.example", "client of autotask:678, contact autotask:901")):
+            print(f"  {email:<22} {who}")
     print(f"simulator state: {simulators_data_dir()} (kept across make down/up, like the database; "
           "make clean starts a fresh world)")
     print("logs: .run/logs/   stop everything: make down")
