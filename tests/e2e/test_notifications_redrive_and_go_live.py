@@ -14,8 +14,8 @@ from billing_shared.events.invoices import InvoiceSynced
 from billing_shared.events.sync import ConnectionFailedData, IntegrationConnectionFailed, SyncFailed, SyncFailedData
 from tests.e2e.conftest import MANAGER
 from tests.e2e.notifications_support import (  # noqa: F401 - `stack` is a fixture
-    contact_synced, invoice_synced, organization_synced, payment_succeeded, psa_tickets, seed_psa_company,
-    sink_messages, stack, sync_completed,
+    contact_synced, invoice_synced, organization_synced, payment_succeeded, psa_tickets, sink_messages, stack,
+    sync_completed,
 )
 from tests.support import eventually
 
@@ -67,7 +67,6 @@ def connection_failed(integration: str = "autotask") -> IntegrationConnectionFai
 
 
 async def test_a_broken_integration_is_one_ticket_until_a_run_completes(stack):
-    await seed_psa_company(stack.http, stack.psa.url, company_id=0, name="Our MSP")  # tickets about no client
     await stack.start()
     now = datetime.now(UTC)
     # hourly runs and connection tests with refused credentials; fixed (a run completes); broken again

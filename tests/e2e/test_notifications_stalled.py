@@ -10,7 +10,7 @@ import pytest
 
 from billing_shared.events.catalog import BILLING_SYNC
 from tests.e2e.notifications_support import (  # noqa: F401 - `stack` is a fixture
-    psa_tickets, seed_psa_company, stack, sync_completed, sync_started,
+    psa_tickets, stack, sync_completed, sync_started,
 )
 from tests.support import eventually, read_topic
 
@@ -23,7 +23,6 @@ async def stalls_on_topic(stack) -> list[dict]:
 
 
 async def test_a_stalled_sync_is_raised_and_notified_once(stack):
-    await seed_psa_company(stack.http, stack.psa.url, company_id=0, name="Our MSP")  # tickets about no client
     await stack.start(FRESHNESS_MINUTE_SECONDS="1")  # an interval of 1 minute lasts 1 s here
     now = datetime.now(UTC)
     await stack.publish(BILLING_SYNC, sync_started(1, at=now), sync_completed(1, at=now))

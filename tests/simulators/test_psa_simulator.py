@@ -531,7 +531,7 @@ async def test_bulk_seed_is_all_or_nothing(session, sim):
             "companies": [{"id": 1, "companyName": "a"}, {"id": 1, "companyName": "b"}]}) as r:
         assert r.status == 422
         assert "appears twice" in (await r.json())["error"]["message"]
-    assert await sim_call(session, sim, "GET", "/_sim/companies") == []
+    assert [c["id"] for c in await sim_call(session, sim, "GET", "/_sim/companies")] == [0]  # the MSP's own
 
 
 async def test_sim_invoice_seed_void_and_reset(session, sim):
@@ -546,6 +546,22 @@ async def test_sim_invoice_seed_void_and_reset(session, sim):
     await sim_call(session, sim, "POST", "/_sim/reset", expect=200)
     assert await sim_call(session, sim, "GET", "/_sim/invoices") == []
     await sim_call(session, sim, "GET", f"/_sim/invoices/{created['id']}", expect=404)
+
+
+async def test_company_zero_is_the_msps_own_and_takes_tickets(session, sim, client):
+    """Every Autotask instance has the MSP's own company with id 0 (the "zero company"); tickets
+    about no client go there. It survives a reset; a tenant without it rejects company 0."""
+    ticket = {"companyID": 0, "title": "Sync failed", "status": 1, "priority": 2}
+    ticket_id = await client.create("Tickets", ticket)
+    assert (await client.get("Tickets", ticket_id))["companyID"] == 0
+    await sim_call(session, sim, "POST", "/_sim/reset", expect=200)
+    assert (await client.get("Companies", 0))["companyName"] == "Our MSP (local organization)"
+    assert await collect(client, "Companies", [F.gt("id", 0)]) == []  # clients read past it
+    async with running_psa_simulator(PsaSimConfig(local_company_name=None)) as bare:
+        with pytest.raises(PsaError) as refused:
+            await make_client(session, bare).create("Tickets", ticket)
+        assert refused.value.status == 500
+        assert "Value 0 of companyID does not refer to an existing Companies record" in str(refused.value)
 
 
 # -- entityInformation and picklists -----------------------------------------

@@ -45,6 +45,11 @@ class PsaSimConfig:
     # The API user's own resource id: creatorResourceID of what it creates
     # unless ImpersonationResourceId names another resource.
     api_resource_id: int = 29682885
+    # Every Autotask instance has the MSP's own company ("your local organization",
+    # the "zero company") with id 0, created with the instance and never deleted
+    # [C: autotask.net help, Companies/_InternalAccount.htm]. Tickets about no
+    # client go there. None: a tenant without it (a test of a company that is gone).
+    local_company_name: str | None = "Our MSP (local organization)"
 
     @property
     def zone_base(self) -> str:

@@ -10,6 +10,7 @@ from aiohttp import web
 from .config import PsaSimConfig
 from .store import Store
 from .usage import Faults, RequestLog
+from .values import now_stamp
 
 
 @dataclass
@@ -20,12 +21,22 @@ class SimState:
     faults: Faults = field(default_factory=Faults)
     ticket_seq: int = 0
 
+    def __post_init__(self) -> None:
+        self._seed_local_company()
+
     def reset(self) -> None:
-        """Drop data, counters and faults; the settings stay."""
+        """Drop data, counters and faults; the settings stay, and so does company 0."""
         self.store = Store()
         self.requests = RequestLog(self.requests.clock)
         self.faults.clear()
         self.ticket_seq = 0
+        self._seed_local_company()
+
+    def _seed_local_company(self) -> None:
+        """Company 0, the MSP's own, as every Autotask instance has it."""
+        if self.config.local_company_name is not None:
+            self.store.add("Companies", {"id": 0, "companyName": self.config.local_company_name,
+                                         "companyNumber": "0"}, now_stamp())
 
     def next_ticket_number(self, created: str) -> str:
         # Autotask's form: T<yyyymmdd>.<sequence>, e.g. T20250930.0256.
