@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import pytest
 
 from billing_shared.db import create_pool
 from billing_shared.events.catalog import BILLING_SYNC
-from billing_shared.events.sync import ConnectionFailedData, IntegrationConnectionFailed
+from billing_shared.events.sync import ConnectionFailedData, IntegrationConnectionFailed, SyncFailed, SyncFailedData
 from billing_shared.kafka.topics import TopicNames
 from billing_shared.migrations import migrate
 from billing_shared.outbox import UnitOfWork
@@ -29,6 +30,7 @@ from billing_notifications.adapters.psa_tickets import PsaTicketDesk
 from billing_notifications.adapters.smtp_mailer import SmtpMailer
 from billing_notifications.domain.catalog import ChannelSwitch
 from billing_notifications.domain.delivery_policy import RetryPolicy, Sent
+from billing_notifications.domain.tickets import TicketingSettings
 from billing_notifications.entrypoints.consumers import consumers
 from billing_notifications.service import directory
 from billing_notifications.service.channels import EmailChannel, TicketChannel
@@ -56,7 +58,7 @@ class Rig:
     http: aiohttp.ClientSession
     desk: PsaTicketDesk
 
-    def worker(self, policy: RetryPolicy = FAST, lease_seconds: float = 30.0) -> DeliveryWorker:
+    def worker(self, policy: RetryPolicy = FAST, lease_seconds: float = 30.0, **options) -> DeliveryWorker:
         async def recipients(organization_id: str) -> list[str]:
             async with self.pool.acquire() as conn:
                 return await directory_store.recipients(conn, organization_id)
@@ -64,7 +66,7 @@ class Rig:
         mailer = SmtpMailer(host="127.0.0.1", port=self.sink.smtp_port, sender="billing@msp.example",
                             sender_name="Billing", timeout=5)
         channels = {"email": EmailChannel(mailer, recipients, None), "ticket": TicketChannel(self.desk)}
-        return DeliveryWorker(self.uow, channels, policy, lease_seconds=lease_seconds)
+        return DeliveryWorker(self.uow, channels, policy, lease_seconds=lease_seconds, **options)
 
     async def notify(self, event, *, directory_known: bool = True) -> None:
         async with self.uow.begin() as tx:
@@ -402,7 +404,6 @@ async def consume(rig: Rig, *events) -> None:
 async def test_a_broken_integration_opens_one_ticket_until_it_works_again(rig):
     """Every hourly run and every connection test of broken credentials raises
     `integration.connection_failed`; that is one ticket per episode, not one per event."""
-    await seed_psa_company(rig.http, rig.psa.url, company_id=0, name="Our MSP")
     await consume(rig, *(connection_failed() for _ in range(3)))  # three runs or tests, one episode
     await consume(rig, connection_failed("quickbooks"))  # another integration: its own episode
     rows = await drain(rig.worker(), rig)
@@ -436,3 +437,114 @@ async def test_an_invoice_issued_long_before_it_was_synced_is_not_announced(rig)
     async with rig.pool.acquire() as conn:
         keys = [r["dedupe_key"] for r in await conn.fetch("SELECT dedupe_key FROM notifications")]
     assert keys == ["autotask:2"]
+
+
+# -- issue 8: one failing ticket starved every email ------------------------------------------------
+
+def sync_failed(run: int) -> SyncFailed:
+    return SyncFailed.new(producer="sync", organization_id="system", data=SyncFailedData(
+        integration="autotask", run_id=f"run-{run}", reason="Autotask refused the credentials"))
+
+
+async def ticket_only(rig: Rig) -> None:
+    async with rig.pool.acquire() as conn:
+        await settings_store.save_switches(conn, {"payment.succeeded": ChannelSwitch(email=False, ticket=True)})
+
+
+async def test_tickets_the_psa_rejects_fail_at_once_and_never_hold_back_email(rig):
+    """Production: `sync.failed` tickets the PSA answered with 500 "Value 0 of companyID does not
+    refer to an existing Companies record" were retried as outages, about 30 s an attempt, and
+    claimed before the emails recorded after them: 1,370 emails waited more than five minutes.
+    Now that answer fails the ticket at once, and emails are claimed in their own lane."""
+    async with rig.pool.acquire() as conn:  # internal tickets go to a company the PSA does not have
+        await settings_store.save_ticketing(conn, TicketingSettings(internal_company_id=4242))
+    await consume(rig, *(sync_failed(run) for run in range(8)))  # recorded first: due first
+    await email_only(rig)
+    for n in range(40):
+        await rig.notify(payment_succeeded(payment_id=f"p-{n}"))
+    await sim_json(rig.http, "POST", f"{rig.psa.url}/_sim/config", {"latency_ms": 1500})  # a slow PSA
+    patient = RetryPolicy(base_seconds=0.2, max_seconds=1, horizon_seconds=120, wait_seconds=30)
+    worker = rig.worker(patient, concurrency=2, poll_seconds=0.02)
+    started = time.monotonic()
+    task = asyncio.create_task(worker.run())
+    try:
+        async def emails_sent():
+            rows = [r for r in await rig.deliveries() if r["channel"] == "email"]
+            return all(r["status"] == "delivered" for r in rows) and rows
+
+        emails = await eventually(emails_sent, timeout=30, interval=0.05)
+        emails_took = time.monotonic() - started
+
+        async def tickets_settled():
+            rows = [r for r in await rig.deliveries() if r["channel"] == "ticket"]
+            return all(r["status"] != "pending" for r in rows) and rows
+
+        tickets = await eventually(tickets_settled, timeout=30, interval=0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    # 8 tickets of 1.5 s each, 2 at a time, used to come first: 6 s before the first email
+    assert len(emails) == 40 and emails_took < 4.0, emails_took
+    assert len(await sink_messages(rig.http, rig.sink.http_url)) == 40
+    assert len(tickets) == 8
+    for row in tickets:
+        assert (row["status"], row["attempts"], row["outcome_unknown"]) == ("failed", 1, False)
+        assert "Value 4242 of companyID does not refer to an existing Companies record" in row["last_error"]
+        assert "gave up" not in row["last_error"]
+    requests = await sim_json(rig.http, "GET", f"{rig.psa.url}/_sim/requests")
+    assert requests["by_entity"]["Tickets"] == {"POST": 8}  # one create each, no lookups, no retries
+    kinds = Counter(await rig.outbox_types())
+    assert (kinds["notification.failed"], kinds["notification.delivered"]) == (8, 40)
+
+
+async def test_a_temporary_psa_failure_is_retried_with_growing_jittered_delays(rig):
+    await ticket_only(rig)
+    await rig.notify(payment_succeeded())
+    await psa_fault(rig.http, rig.psa.url, count=1000, status=503)
+    policy = RetryPolicy(base_seconds=0.1, max_seconds=10, horizon_seconds=60, wait_seconds=30)
+    worker = rig.worker(policy)
+    delays: list[float] = []
+
+    async def five_attempts():
+        await worker.run_once()
+        [row] = await rig.deliveries()
+        if row["attempts"] > len(delays):
+            delays.append((row["next_attempt_at"] - row["updated_at"]).total_seconds())
+        return len(delays) >= 5 and row
+
+    row = await eventually(five_attempts, timeout=30, interval=0.02)
+    assert row["status"] == "pending" and "503" in row["last_error"] and row["outcome_unknown"]
+    full = [0.1 * 2 ** n for n in range(5)]  # 0.1, 0.2, 0.4, 0.8, 1.6
+    for delay, longest in zip(delays, full):
+        assert longest / 2 - 0.001 <= delay <= longest + 0.001, (delays, full)
+    assert delays == sorted(delays) and delays[-1] > 4 * delays[0]  # growing
+    assert any(abs(delay - longest) > 0.001 for delay, longest in zip(delays, full)), delays  # jittered
+
+
+async def test_an_attempt_is_cut_off_after_its_timeout_and_the_ticket_is_not_created_twice(rig):
+    """A PSA that takes its time used to hold an attempt (and a worker slot) for as long as it liked."""
+    await ticket_only(rig)
+    await rig.notify(payment_succeeded())
+    await sim_json(rig.http, "POST", f"{rig.psa.url}/_sim/config", {"latency_ms": 2000})
+    worker = rig.worker(RetryPolicy(base_seconds=0.05, max_seconds=0.1, horizon_seconds=60), attempt_timeout=0.3)
+    started = time.monotonic()
+    await worker.run_once()
+    assert time.monotonic() - started < 1.5
+    [row] = await rig.deliveries()
+    assert (row["status"], row["outcome_unknown"]) == ("pending", True)
+    assert "the attempt took longer than 0.3s" in row["last_error"]
+    await sim_json(rig.http, "POST", f"{rig.psa.url}/_sim/config", {"latency_ms": 0})
+    await asyncio.sleep(2.2)  # the PSA finishes the create it was given
+    [row] = await drain(worker, rig)
+    tickets = await psa_tickets(rig.http, rig.psa.url)
+    assert len(tickets) == 1 and row["status"] == "delivered" and row["external_id"] == str(tickets[0]["id"])
+
+
+async def test_a_ticket_about_no_client_goes_to_the_msps_own_company_zero(rig):
+    """Autotask's own company (the MSP's) has id 0 in every instance; the simulator used to answer
+    "Value 0 of companyID does not refer to an existing Companies record"."""
+    await consume(rig, sync_failed(1))
+    [row] = await drain(rig.worker(), rig)
+    assert (row["status"], row["attempts"]) == ("delivered", 1)
+    [ticket] = await psa_tickets(rig.http, rig.psa.url)
+    assert ticket["companyID"] == 0 and str(ticket["id"]) == row["external_id"]

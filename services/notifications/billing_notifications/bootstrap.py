@@ -58,7 +58,8 @@ def delivery_worker(runtime: Runtime, s: NotificationsSettings, desk: PsaTicketD
     policy = RetryPolicy(base_seconds=s.retry_base_seconds, max_seconds=s.retry_max_seconds,
                          horizon_seconds=s.retry_horizon_seconds, wait_seconds=s.address_wait_seconds)
     return DeliveryWorker(runtime.uow, channels, policy, poll_seconds=s.delivery_poll_seconds,
-                          concurrency=s.delivery_concurrency, lease_seconds=s.delivery_lease_seconds)
+                          concurrency=s.delivery_concurrency, lease_seconds=s.delivery_lease_seconds,
+                          attempt_timeout=s.delivery_attempt_timeout_seconds)
 
 
 def freshness_view(runtime: Runtime, s: NotificationsSettings) -> FreshnessView:

@@ -4,7 +4,7 @@ Retry and polling knobs are settings so that tests can run the same code fast.
 """
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from billing_shared.psa import DEFAULT_BASE_URL
 from billing_shared.settings import ServiceSettings
@@ -19,7 +19,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
-    smtp_timeout_seconds: float = 20.0
+    # Each SMTP step (connect, every command) waits this long at most; the whole attempt is
+    # bounded by DELIVERY_ATTEMPT_TIMEOUT_SECONDS.
+    smtp_timeout_seconds: float = 10.0
     email_from: str = "billing@msp.example"
     email_from_name: str = "Billing"
     # Where staff-facing types (sync, integrations) send email when their email switch is on.
@@ -31,18 +33,22 @@ class NotificationsSettings(ServiceSettings):
     psa_username: str | None = None
     psa_secret: SecretStr | None = None
     psa_integration_code: str | None = None
-    psa_timeout_seconds: float = 20.0
+    psa_timeout_seconds: float = 10.0
     # The shared client's own retries of idempotent calls, and the longest backoff of its request
-    # budget after failures (tests shorten both).
+    # budget after failures (tests shorten both). The delivery worker backs off per delivery, so
+    # the client's own backoff stays short: it must fit in one attempt.
     psa_retry_attempts: int = 3
     psa_retry_base_seconds: float = 0.5
-    psa_backoff_max_seconds: float = 30.0
+    psa_backoff_max_seconds: float = 4.0
 
-    # The delivery worker. It claims at most `delivery_concurrency` deliveries at a time, so every
-    # claimed delivery is attempted at once; the lease must outlast one attempt (SMTP and PSA
-    # timeouts, the PSA client's own retries).
+    # The delivery worker. Each channel (email, ticket) has its own lane: it claims at most
+    # `delivery_concurrency` deliveries of that channel at a time, so every claimed delivery is
+    # attempted at once, and due emails never wait behind due tickets.
     delivery_poll_seconds: float = 0.5
     delivery_concurrency: int = 4
+    # One attempt (SMTP, or PSA lookup and create with the client's retries) is cut off after
+    # this; its outcome is then unknown and it is retried. It must be shorter than the lease.
+    delivery_attempt_timeout_seconds: float = Field(default=15.0, gt=0)
     # A claimed delivery not recorded within this is taken as crashed (outcome unknown) and retried.
     delivery_lease_seconds: float = 120.0
     # Transient failures are retried with exponential backoff from RETRY_BASE_SECONDS, capped at
@@ -74,6 +80,13 @@ class NotificationsSettings(ServiceSettings):
         if isinstance(value, str) and value.strip().lower() in ("", "null", "none"):
             return None
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> NotificationsSettings:
+        if self.delivery_lease_seconds <= self.delivery_attempt_timeout_seconds:
+            raise ValueError("DELIVERY_LEASE_SECONDS must be longer than DELIVERY_ATTEMPT_TIMEOUT_SECONDS: "
+                             "another replica could claim a delivery while its attempt still runs")
+        return self
 
     def psa_configured(self) -> bool:
         return bool(self.psa_username and self.psa_secret and self.psa_integration_code)

@@ -28,26 +28,33 @@ class Claimed:
     retry_since: datetime  # when this delivery's retry window opened (recorded, or re-driven)
 
 
-async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_seconds: float) -> list[Claimed]:
-    """Take up to `limit` due deliveries. A row still claimed by a lease that ran out was being
-    sent by a worker that died (or one too slow to keep its lease): its outcome is unknown."""
-    rows = await conn.fetch(
-        """WITH due AS (
-               SELECT id FROM deliveries
-               WHERE status = 'pending' AND next_attempt_at <= now()
-                 AND (claimed_until IS NULL OR claimed_until < now())
-               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-           UPDATE deliveries d SET attempts = d.attempts + 1,
-               outcome_unknown = d.outcome_unknown OR d.claim_token IS NOT NULL,
-               claim_token = gen_random_uuid(), claimed_until = now() + make_interval(secs => $2),
-               updated_at = now()
-           FROM due, notifications n
-           WHERE d.id = due.id AND n.notification_id = d.notification_id
-           RETURNING d.id, d.delivery_id, d.notification_id, d.type, d.organization_id, d.channel, d.attempts,
-                     d.claim_token, d.outcome_unknown, d.recipients, n.email, n.ticket, n.created_at,
-                     d.retry_since""",
-        limit, lease_seconds,
-    )
+_CLAIM = """WITH due AS (
+       SELECT id FROM deliveries
+       WHERE status = 'pending' AND next_attempt_at <= now()
+         AND (claimed_until IS NULL OR claimed_until < now()) {lane}
+       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+   UPDATE deliveries d SET attempts = d.attempts + 1,
+       outcome_unknown = d.outcome_unknown OR d.claim_token IS NOT NULL,
+       claim_token = gen_random_uuid(), claimed_until = now() + make_interval(secs => $2),
+       updated_at = now()
+   FROM due, notifications n
+   WHERE d.id = due.id AND n.notification_id = d.notification_id
+   RETURNING d.id, d.delivery_id, d.notification_id, d.type, d.organization_id, d.channel, d.attempts,
+             d.claim_token, d.outcome_unknown, d.recipients, n.email, n.ticket, n.created_at,
+             d.retry_since"""
+_CLAIM_ANY = _CLAIM.format(lane="")
+_CLAIM_CHANNEL = _CLAIM.format(lane="AND channel = $3")
+
+
+async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_seconds: float,
+                    channel: str | None = None) -> list[Claimed]:
+    """Take up to `limit` due deliveries, of one `channel` (its own lane: due emails never wait
+    behind due tickets) or of any. A row still claimed by a lease that ran out was being sent by a
+    worker that died (or one too slow to keep its lease): its outcome is unknown."""
+    if channel is None:
+        rows = await conn.fetch(_CLAIM_ANY, limit, lease_seconds)
+    else:
+        rows = await conn.fetch(_CLAIM_CHANNEL, limit, lease_seconds, channel)
     return [Claimed(**dict(r)) for r in rows]
 
 

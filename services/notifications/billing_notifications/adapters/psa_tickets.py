@@ -6,10 +6,10 @@ from typing import Any
 
 from billing_shared.psa import (
     AutotaskClient, F, PsaAuthError, PsaBudgetExhausted, PsaError, PsaPermissionError, PsaRateLimited,
-    PsaUnavailable,
 )
 from billing_shared.psa.query import wire_value
 
+from billing_notifications.domain import tickets
 from billing_notifications.domain.delivery_policy import Problem, SendFailed
 
 
@@ -34,17 +34,17 @@ class PsaTicketDesk:
         except (PsaRateLimited, PsaBudgetExhausted) as exc:
             # Refused before the PSA acted on it: nothing was created.
             raise SendFailed(Problem(f"PSA refused the call for now: {exc}", "transient")) from None
-        except PsaUnavailable as exc:
-            # A 5xx or a lost answer: the ticket may exist; the next attempt looks for it first.
-            raise SendFailed(Problem(f"creating the ticket failed: {exc}", "transient",
-                                     uncertain=True)) from None
         except (PsaAuthError, PsaPermissionError) as exc:
-            # Credentials or permissions refused: nothing was created; retried (up to the horizon)
-            # in case the PSA's configuration is fixed meanwhile.
+            # Credentials or permissions refused (a 500 may say so too): nothing was created;
+            # retried (up to the horizon) in case the PSA's configuration is fixed meanwhile.
             raise SendFailed(Problem(f"PSA refused the ticket: {exc}", "transient")) from None
         except PsaError as exc:
-            # Any other 4xx rejects this ticket itself (validation, a missing queue or company):
-            # sending it again cannot help, so it fails at once (an admin can re-drive it).
-            kind = "permanent" if exc.status is not None and 400 <= exc.status < 500 else "transient"
-            raise SendFailed(Problem(f"PSA refused the ticket: {exc}", kind)) from None
-
+            # A 4xx, or a 500 whose errors[] reject this ticket itself (a company that does not
+            # exist, a missing field): sending it again cannot help, so it fails at once (an admin
+            # can re-drive it). A lost answer or any other 5xx: the ticket may exist, so the next
+            # attempt looks for it first.
+            if tickets.refusal_kind(exc.status, exc.messages) == "permanent":
+                raise SendFailed(Problem(f"PSA rejected the ticket: {exc}", "permanent")) from None
+            unknown = exc.status is None or exc.status >= 500
+            raise SendFailed(Problem(f"creating the ticket failed: {exc}", "transient",
+                                     uncertain=unknown)) from None

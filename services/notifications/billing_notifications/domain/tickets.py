@@ -6,9 +6,10 @@ ticket can be looked up instead of created a second time.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 TITLE_MAX = 250  # Autotask Tickets.title [C]
 DESCRIPTION_MAX = 8000  # Autotask Tickets.description [C]
@@ -26,6 +27,32 @@ class TicketingSettings:
     priority: int = 2
     status: int = STATUS_NEW
     internal_company_id: int = 0
+
+
+# Autotask reports a ticket it will never accept as a 4xx, or as a 500 whose errors[] say what is
+# wrong with it [T: external-apis.md 1.5]: "Value 0 of companyID does not refer to an existing
+# Companies record", "Value does not reference an existing entity for taskType", "When assigning
+# a Resource, you must assign both ...", a missing required field, a read-only field. Sending the
+# same ticket again cannot change that answer.
+REJECTION_TEXTS = (
+    "does not refer to an existing", "does not reference an existing", "no matching records found",
+    "required field", "is required", "you must", "read-only", "read only", "expects", "invalid",
+    "not valid", "not a valid", "exceeds the maximum",
+)
+
+
+def refusal_kind(status: int | None, messages: Sequence[str]) -> Literal["permanent", "transient"]:
+    """Whether the PSA's refusal of a ticket is about the ticket itself (`permanent`) or about
+    the moment (`transient`): no answer (connection, timeout), 408, 429, a 5xx that says nothing
+    about the ticket (502/503/504, an unexplained 500). 401 and 403 are transient too: the
+    credentials or the API user's permissions are wrong for every ticket, not this one, and an
+    admin fixes them without re-driving each delivery."""
+    if status is None or status in (401, 403, 408, 429):
+        return "transient"
+    if 400 <= status < 500:
+        return "permanent"
+    joined = " ".join(messages).lower()
+    return "permanent" if any(text in joined for text in REJECTION_TEXTS) else "transient"
 
 
 def marker(notification_id: str) -> str:

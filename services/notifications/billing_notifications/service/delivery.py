@@ -2,6 +2,10 @@
 backoff, and records each outcome with its `notification.delivered` / `notification.failed` event
 in one transaction (through the outbox).
 
+Each channel has its own lane: its own claims and its own `concurrency` attempts at a time, so a
+PSA that is slow or refusing never holds back email (and a mail outage never holds back tickets).
+Every attempt is bounded by `attempt_timeout` (its outcome is then unknown and it is retried).
+
 A worker claims no more deliveries than it attempts at once, so no claimed row waits in a queue
 while its lease runs out; and right before each attempt it renews its claim and skips the row if
 another worker has claimed it since. Together these keep two replicas from sending the same
@@ -14,6 +18,7 @@ an email is sent again with the same Message-ID.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -39,22 +44,32 @@ ATTEMPTS = Counter("billing_notification_attempts_total", "Delivery attempts by 
 class DeliveryWorker:
     def __init__(self, uow: UnitOfWork, channels: Mapping[str, Channel], policy: RetryPolicy, *,
                  poll_seconds: float = 0.5, concurrency: int = 4, lease_seconds: float = 120.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 attempt_timeout: float | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 rand: Callable[[], float] = random.random) -> None:
         self.uow = uow
         self.channels = dict(channels)
         self.policy = policy
         self.poll_seconds = poll_seconds
         self.concurrency = max(1, concurrency)
         self.lease_seconds = lease_seconds
+        self.attempt_timeout = attempt_timeout
         self.clock = clock
+        self.rand = rand
 
     async def run(self) -> None:
-        """Keep up to `concurrency` attempts going; claim more as attempts finish."""
+        """One lane per channel, side by side; if one fails (the database), all stop."""
+        async with asyncio.TaskGroup() as lanes:
+            for channel in self.channels:
+                lanes.create_task(self.lane(channel))
+
+    async def lane(self, channel: str) -> None:
+        """Keep up to `concurrency` attempts of this channel going; claim more as attempts finish."""
         running: set[asyncio.Task[None]] = set()
         try:
             while True:
                 free = self.concurrency - len(running)
-                claimed = await self.claim(free) if free > 0 else []
+                claimed = await self.claim(free, channel) if free > 0 else []
                 for c in claimed:
                     task = asyncio.create_task(self.attempt(c))
                     running.add(task)
@@ -77,14 +92,15 @@ class DeliveryWorker:
                 log.error("delivery attempt could not be recorded", error=repr(task.exception()))
         return done
 
-    async def claim(self, limit: int) -> list[Claimed]:
+    async def claim(self, limit: int, channel: str) -> list[Claimed]:
         async with self.uow.pool.acquire() as conn:
             return await delivery_store.claim_due(conn, limit=min(limit, self.concurrency),
-                                                  lease_seconds=self.lease_seconds)
+                                                  lease_seconds=self.lease_seconds, channel=channel)
 
     async def run_once(self) -> int:
-        """Claim up to `concurrency` due deliveries and attempt each; returns how many were claimed."""
-        claimed = await self.claim(self.concurrency)
+        """Per channel, claim up to `concurrency` due deliveries; attempt each. Returns how many
+        were claimed."""
+        claimed = [c for channel in self.channels for c in await self.claim(self.concurrency, channel)]
         await asyncio.gather(*(self.attempt(c) for c in claimed))
         return len(claimed)
 
@@ -99,7 +115,13 @@ class DeliveryWorker:
                 log.warning("claim lost before the attempt (its lease ran out); another worker has it")
                 return
             try:
-                outcome = await self.channels[c.channel].deliver(c)
+                async with asyncio.timeout(self.attempt_timeout):
+                    outcome = await self.channels[c.channel].deliver(c)
+            except TimeoutError:
+                # Cut off mid-call: the mail server or the PSA may have acted. A ticket is looked up
+                # before it is created again; an email goes again as the same message.
+                limit = f"{self.attempt_timeout:g}s" if self.attempt_timeout is not None else "its limit"
+                outcome = Problem(f"the attempt took longer than {limit}; its outcome is unknown", uncertain=True)
             except Exception as exc:  # noqa: BLE001 - a bug in one delivery must not stop the others
                 log.exception("delivery attempt raised")
                 outcome = Problem(f"unexpected error: {exc!r}", uncertain=True)
@@ -113,7 +135,7 @@ class DeliveryWorker:
                 await self._delivered(tx, c, outcome, now)
                 return
             decision = decide(outcome, attempts=c.attempts, age_seconds=(now - c.retry_since).total_seconds(),
-                              policy=self.policy)
+                              policy=self.policy, rand=self.rand())
             if isinstance(decision, GiveUp):
                 await self._failed(tx, c, decision.reason, now)
                 return
