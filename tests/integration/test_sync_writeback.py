@@ -286,3 +286,30 @@ async def test_paid_partly_by_us_and_partly_elsewhere_is_paid_until_our_share_is
     assert (await sims.acct_call("GET", f"/_sim/invoices/{invoice_503}"))["Balance"] == 400.0
     [_, _, reopened] = await eventually(lambda: statuses_of_503(3), timeout=30)
     assert (reopened[0], reopened[1]) == ("open", None)
+
+
+async def test_after_the_books_are_reset_a_cancel_never_voids_a_payment_that_is_not_ours(world):
+    sims, api, payments, books = world
+    await payments.publish(PaymentSucceeded, snapshot("p1"))
+    [written] = await settled(api, 1)
+    state = sims.accounting.app[SIM_STATE]
+    # The books start again, and the accountant records a cheque: it gets the ids ours had
+    await sims.acct_call("POST", "/_sim/reset", {})
+    customer = state.books.create("Customer", {"DisplayName": "Acme Dental"})
+    cheque_for = state.books.create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [
+        {"DetailType": "SalesItemLineDetail", "Amount": "80.00", "SalesItemLineDetail": {}}]})
+    cheque = state.books.create("Payment", {
+        "CustomerRef": {"value": customer["Id"]}, "TotalAmt": "50.00", "PaymentRefNum": "CHK-77",
+        "Line": [{"Amount": "50.00", "LinkedTxn": [{"TxnId": cheque_for["Id"], "TxnType": "Invoice"}]}]})
+    assert cheque["Id"] == written["accounting_payment_id"]
+
+    await payments.publish(PaymentCancelled, snapshot("p1", status="cancelled", sale="0.00", applied="0.00",
+                                                      applications={}))
+
+    async def handled():
+        items = await written_back(api)
+        return items if items and items[0]["accounting_payment_id"] is None else None
+    await eventually(handled, timeout=30)
+    [kept] = await books_payments(sims)
+    assert (kept["TotalAmt"], kept.get("PrivateNote"), kept["PaymentRefNum"]) == (50.0, None, "CHK-77")
+    assert (await sims.acct_call("GET", f"/_sim/invoices/{cheque_for['Id']}"))["Balance"] == 30.0

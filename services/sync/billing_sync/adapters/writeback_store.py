@@ -91,6 +91,14 @@ async def record_intent(conn: Db, payment_id: str) -> datetime:
            RETURNING intent_at""", payment_id)
 
 
+async def forget_accounting_payment(conn: Db, payment_id: str) -> None:
+    """The accounting payment recorded for `payment_id` is not in the current books (reset, or another
+    company): nothing there is ours to change; the next write creates it in these books."""
+    await conn.execute(
+        """UPDATE payment_writebacks SET accounting_payment_id = NULL, accounting_voided = false, intent_at = NULL,
+               updated_at = now() WHERE payment_id = $1""", payment_id)
+
+
 async def record_written(conn: asyncpg.Connection, payment_id: str, accounting_payment_id: str | None,
                          voided: bool, written: Mapping[str, Decimal]) -> None:
     """What accounting now holds for the payment: its id, whether it is voided, amounts per invoice."""

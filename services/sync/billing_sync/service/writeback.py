@@ -20,7 +20,7 @@ from billing_shared.events.payments import PaymentSnapshot
 from billing_shared.outbox import Tx
 
 from billing_sync.adapters import psa_invoice_store, writeback_store
-from billing_sync.adapters.accounting import Accounting
+from billing_sync.adapters.accounting import REFERENCE_LENGTH, Accounting
 from billing_sync.adapters.psa import PsaSource
 from billing_sync.adapters.quickbooks import QuickBooksFault
 from billing_sync.adapters.writeback_store import Desired, Pending
@@ -132,12 +132,22 @@ async def reconcile_accounting(ctx: SyncContext, accounting: Accounting, pending
     if account_id is None and pending.intent_at is None and target.kind == "void":
         return await _record(ctx, pending.payment_id, None, False, {})  # never written: nothing to reverse
     customer_id = await customer_for(ctx.uow, accounting, pending.organization_id, snapshot.currency)
+    current = None
     if account_id is None and pending.intent_at is not None:  # created before a crash, perhaps
-        found = await accounting.find_by_marker("Payment", customer_id, marker(snapshot.payment_id), pending.intent_at)
-        account_id = str(found["Id"]) if found else None
+        current = await accounting.find_by_marker("Payment", customer_id, marker(snapshot.payment_id),
+                                                  pending.intent_at)
+        account_id = str(current["Id"]) if current else None
+    elif account_id is not None:
+        current = await _ours(accounting, account_id, snapshot)
+        if current is None:  # reset or other books: that id is not our payment (any more)
+            log.warning("accounting payment not in these books; not changed there", payment_id=snapshot.payment_id,
+                        accounting_payment_id=account_id, realm=accounting.realm_id)
+            await writeback_store.forget_accounting_payment(pool, snapshot.payment_id)
+            account_id = None
+            if target.kind == "void":
+                return await _record(ctx, pending.payment_id, None, False, {})  # nothing of ours to reverse
     if target.kind == "void":
-        if account_id is not None:
-            current = await accounting.get("Payment", account_id)
+        if account_id is not None and current is not None:
             if not is_voided(current):
                 await accounting.void_payment(account_id)
         return await _record(ctx, pending.payment_id, account_id, True, {})
@@ -152,13 +162,29 @@ async def reconcile_accounting(ctx: SyncContext, accounting: Accounting, pending
             customer_id, target.total, lines, snapshot.transaction_id or snapshot.payment_id, memo(snapshot),
             (sale.at if sale else datetime.now(UTC)).date())
         return await _record(ctx, pending.payment_id, str(created["Id"]), False, written)
-    current = await accounting.get("Payment", account_id)
+    if current is None:
+        current = await accounting.get("Payment", account_id)
     if is_voided(current):
         log.warning("accounting payment is voided; not changed", payment_id=snapshot.payment_id)
         return await _record(ctx, pending.payment_id, account_id, True, {})
     if not payment_matches(current, target, lines):
         await accounting.update_payment(current, target.total, lines, memo(snapshot))
     await _record(ctx, pending.payment_id, account_id, False, written)
+
+
+async def _ours(accounting: Accounting, account_id: str, snapshot: PaymentSnapshot) -> dict[str, Any] | None:
+    """The accounting payment `account_id` as it is now, when it is still the one sync wrote for the
+    payment (its marker, or its reference, is there); None when the id names nothing or another's."""
+    try:
+        current = await accounting.get("Payment", account_id)
+    except QuickBooksFault as fault:
+        if fault.code != OBJECT_NOT_FOUND:
+            raise
+        return None
+    reference = (snapshot.transaction_id or snapshot.payment_id)[:REFERENCE_LENGTH]
+    if marker(snapshot.payment_id) in str(current.get("PrivateNote") or "") or current.get("PaymentRefNum") == reference:
+        return current
+    return None
 
 
 async def _record(ctx: SyncContext, payment_id: str, account_id: str | None, voided: bool, written: dict) -> None:
