@@ -46,11 +46,17 @@ SIGNING_KEY = "browser-signing-key"
 
 
 @pytest.fixture
-async def gateway_sim() -> AsyncIterator[str]:
+def payments_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+async def gateway_sim(payments_port: int) -> AsyncIterator[str]:
     """The gateway simulator in this process; its webhooks go to the payments service of portal_system."""
     port = free_port()
+    webhooks = f"http://127.0.0.1:{payments_port}/v1/webhooks/gateway"
     runner = web.AppRunner(create_gateway_sim(GatewaySimConfig(webhook_signing_key=SIGNING_KEY,
-                                                               webhook_url="http://127.0.0.1:9/unset")))
+                                                               webhook_url=webhooks)))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
@@ -60,7 +66,8 @@ async def gateway_sim() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim) -> AsyncIterator[System]:
+async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim,
+                        payments_port) -> AsyncIterator[System]:
     """sync, payments and the portal as processes sharing one identity key, and the gateway simulator."""
     env = {
         "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
@@ -68,9 +75,11 @@ async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim
         "IDENTITY_KEY": secrets.token_urlsafe(48), "PORTAL_USERS": json.dumps(USERS),
         "LOG_FORMAT": "json", "OUTBOX_POLL_SECONDS": "0.1", "SCHEDULER_TICK_SECONDS": "0.5",
         "WRITEBACK_POLL_SECONDS": "0.5", "WRITEBACK_RETRY_SECONDS": "0.2",
-        "GATEWAY_BASE_URL": gateway_sim, "GATEWAY_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "GATEWAY_TIMEOUT_SECONDS": "3",
+        "GATEWAY_BASE_URL": gateway_sim, "GATEWAY_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "GATEWAY_TIMEOUT_SECONDS": "2",
+        "RECONCILE_INTERVAL_SECONDS": "0.3", "PENDING_GRACE_SECONDS": "3",
     }
     system = System(env, tmp_path / "logs")
+    system.urls["payments"] = f"http://127.0.0.1:{payments_port}"
     try:
         for name in ("sync", "payments"):
             await system.start(name)

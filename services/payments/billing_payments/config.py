@@ -7,6 +7,8 @@ class PaymentsSettings(ServiceSettings):
     http_port: int = 8082
     gateway_base_url: str = "https://secure.bngpaymentgateway.com"
     gateway_timeout_seconds: float = 10.0
+    # Where browsers load the gateway's Collect.js (its public origin); the base URL when not set.
+    gateway_public_url: str | None = None
     # Shared with the gateway; without it every webhook is refused (make up passes dev-signing-key).
     gateway_webhook_signing_key: SecretStr | None = None
     reconcile_interval_seconds: float = 5.0

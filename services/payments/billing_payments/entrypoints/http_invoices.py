@@ -6,7 +6,7 @@ from aiohttp import web
 from billing_shared.runtime import RUNTIME
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import principal
-from billing_shared.web.errors import invalid_request
+from billing_shared.web.errors import invalid_request, not_found
 from billing_shared.web.paging import encode_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
 
@@ -39,3 +39,12 @@ async def list_invoices(request: web.Request) -> web.Response:
         items=[InvoiceView.of(i) for i in items],
         next_cursor=encode_cursor([items[-1].invoice_id]) if more else None,
     ))
+
+
+@routes.get("/v1/invoices/{invoice_id}", summary="One invoice with balance and payable", roles=("manager", "client"),
+            response=InvoiceView)
+async def get_invoice(request: web.Request) -> web.Response:
+    invoice = await invoice_store.get(request.app[RUNTIME].pool, request.match_info["invoice_id"])
+    if invoice is None or not principal(request).can_see(invoice.organization_id):
+        raise not_found("invoice")
+    return json_ok(InvoiceView.of(invoice))

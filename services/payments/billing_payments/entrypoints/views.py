@@ -95,3 +95,14 @@ class WalletPage(BaseModel):
 class PaymentPage(BaseModel):
     items: list[PaymentSnapshot]
     next_cursor: str | None
+
+
+class PaymentFormView(BaseModel):
+    """What a payment page needs to take a new card or eCheck in the gateway's hosted fields."""
+
+    active: bool
+    environment: str
+    currency: str | None
+    payment_types: list[str]
+    public_key: str | None  # the tokenization key: public by design, it only makes tokens
+    collect_js_url: str

@@ -1,19 +1,54 @@
-"""Staff pages: organizations and their Invoice History."""
+"""Staff pages: organizations, their Invoice History, and the payment contact for Process Payment."""
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
 from billing_portal.entrypoints.web_support import deps, page, require
 
 routes = web.RouteTableDef()
+PAGE_SIZE = "50"
+
+
+def _cursor(request: web.Request) -> dict[str, str]:
+    return {"cursor": request.query["cursor"]} if request.query.get("cursor") else {}
 
 
 @routes.get("/organizations")
 async def organizations(request: web.Request) -> web.Response:
     who = require(request, "manager")
-    params = {"limit": "50", **({"cursor": request.query["cursor"]} if request.query.get("cursor") else {})}
-    listed = await deps(request).services.sync.call(who.identity(), "GET", "/v1/organizations", params=params)
+    listed = await deps(request).services.sync.call(who.identity(), "GET", "/v1/organizations",
+                                                    params={"limit": PAGE_SIZE, **_cursor(request)})
     search = request.query.get("q", "").strip().lower()
     items = [o for o in listed["items"] if search in o["name"].lower()] if search else listed["items"]
     return page(request, "organizations.html", {"organizations": items, "q": request.query.get("q", ""),
                                                 "next_cursor": listed["next_cursor"]})
+
+
+@routes.get("/organizations/{organization_id}/invoices")
+async def invoice_history(request: web.Request) -> web.Response:
+    who = require(request, "manager")
+    organization_id = request.match_info["organization_id"]
+    services = deps(request).services
+    invoices, contacts = await asyncio.gather(
+        services.payments.call(who.identity(), "GET", "/v1/invoices",
+                               params={"organization_id": organization_id, "limit": PAGE_SIZE, **_cursor(request)}),
+        services.sync.call(who.identity(), "GET", f"/v1/organizations/{organization_id}/contacts",
+                           params={"limit": "200"}))
+    items = sorted(invoices["items"], key=lambda i: (i["issued_on"], i["invoice_id"]), reverse=True)
+    return page(request, "invoice_history.html", {
+        "organization_id": organization_id, "invoices": items, "next_cursor": invoices["next_cursor"],
+        "contacts": [c for c in contacts["items"] if c["active"]]})
+
+
+@routes.get("/invoices/{invoice_id}/contact")
+async def assign_payment_contact(request: web.Request) -> web.Response:
+    """Process Payment, step one (the page form of the dialog): who is paying."""
+    who = require(request, "manager")
+    organization_id = request.query.get("organization_id", "")
+    contacts = await deps(request).services.sync.call(
+        who.identity(), "GET", f"/v1/organizations/{organization_id}/contacts", params={"limit": "200"})
+    return page(request, "assign_contact.html", {
+        "invoice_id": request.match_info["invoice_id"], "organization_id": organization_id,
+        "contacts": [c for c in contacts["items"] if c["active"]]})
