@@ -119,8 +119,10 @@ async def test_a_cancel_voids_the_unsettled_sale_so_settling_charges_nothing(dep
     assert (await sim_transaction(deps, payment.transaction_id or ""))["condition"] == "canceled"
     settled = await sim(deps, "POST", "/_sim/settle", {"transaction_ids": [payment.transaction_id]})
     assert settled["settled"] == 0
-    sale = await sim_transaction(deps, payment.transaction_id or "")
-    assert sale["condition"] == "canceled" and "settle" not in [a["action_type"] for a in sale.get("actions", [])]
+    sale = await NmiGateway(deps.http, deps.config.gateway_base_url, "sim-private-key").get_transaction(
+        payment.transaction_id or "")
+    assert sale is not None and sale.condition == "canceled"
+    assert [a.action_type for a in sale.actions] == ["sale", "void"]  # never settled
     assert (await invoice_store.get(deps.pool, payment.invoice_id)).balance == Decimal("120.00")  # type: ignore[union-attr]
     [event] = await published(deps, "payment.cancelled")
     assert event["data"]["gateway_reversal"] == "voided"
@@ -178,6 +180,41 @@ async def test_a_void_whose_commit_failed_is_recorded_first_and_finished_by_the_
     with pytest.raises(PaymentError) as late:  # a cancelled payment stays cancelled
         await actions.cancel(deps, payment.payment_id)
     assert late.value.code == "payment_state_conflict"
+
+
+async def test_a_void_whose_answer_was_lost_stays_recorded_and_is_finished_from_the_gateways_record(deps):
+    payment = await paid(deps, "95.00")
+    sim_url = deps.config.gateway_base_url
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        """The network between us and the gateway: a void arrives, its answer does not."""
+        form = await request.post()
+        async with deps.http.post(sim_url + request.path, data=dict(form)) as answer:
+            text = await answer.text()
+        if form.get("type") == "void":
+            assert request.transport is not None
+            request.transport.close()
+        return web.Response(text=text)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    deps.config = deps.config.model_copy(update={"gateway_base_url": f"http://127.0.0.1:{port}"})
+    try:
+        unknown = await actions.cancel(deps, payment.payment_id)
+    finally:
+        deps.config = deps.config.model_copy(update={"gateway_base_url": sim_url})
+        await runner.cleanup()
+    assert (unknown.status, unknown.gateway_reversal) == ("succeeded", "pending")  # the API answers 202
+    assert (await sim_transaction(deps, payment.transaction_id or ""))["condition"] == "canceled"
+    await reconcile_once(deps)  # the lease was given back with the unknown answer: no grace to wait
+    done = await payment_store.load(deps.pool, payment.payment_id)
+    assert done is not None and (done.status, done.gateway_reversal) == ("cancelled", "voided")
+    sale = await NmiGateway(deps.http, sim_url, "sim-private-key").get_transaction(payment.transaction_id or "")
+    assert sale is not None and [a.action_type for a in sale.actions] == ["sale", "void"]  # voided once
 
 
 # -- webhooks ------------------------------------------------------------------------------------------------

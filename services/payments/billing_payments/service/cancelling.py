@@ -90,6 +90,12 @@ async def carry_out(deps: Deps, payment_id: str, *, sent_before: bool, by_reques
                     error=str(exc))
         await payment_store.release_reversal(deps.pool, payment_id)
         return await _load(deps, payment_id)
+    except PaymentError:  # e.g. no gateway keys: nothing was sent
+        if by_request and not sent_before:
+            await _drop(deps, payment_id)
+        else:
+            await payment_store.release_reversal(deps.pool, payment_id)
+        raise
     return await _settle(deps, payment_id, done)
 
 
