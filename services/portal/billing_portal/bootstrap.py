@@ -17,8 +17,8 @@ from billing_portal.adapters import session_store
 from billing_portal.adapters.services_api import ServiceClient, Services
 from billing_portal.config import PortalSettings
 from billing_portal.entrypoints import (
-    pages_admin, pages_auth, pages_client, pages_integrations, pages_pay, pages_payments, pages_settings,
-    pages_staff,
+    pages_admin, pages_auth, pages_client, pages_integrations, pages_invoices, pages_pay, pages_payments,
+    pages_settings, pages_staff,
 )
 from billing_portal.entrypoints.web_support import DEPS, DepsSlot, csrf_check, errors_as_pages, security_headers, sessions
 from billing_portal.service.deps import Deps
@@ -26,7 +26,7 @@ from billing_portal.service.seeding import seed_users
 
 HERE = Path(__file__).parent
 PAGES = (pages_auth, pages_staff, pages_client, pages_admin, pages_integrations, pages_settings, pages_pay,
-         pages_payments)
+         pages_payments, pages_invoices)
 SWEEP_SECONDS = 600
 
 

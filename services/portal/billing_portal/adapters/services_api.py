@@ -56,6 +56,20 @@ class ServiceClient:
             raise ServiceError(status, error["code"], error.get("message", ""), error.get("details"))
         return body
 
+    async def fetch_bytes(self, who: Identity, path: str) -> tuple[bytes, str] | None:
+        """A binary answer (an invoice's PDF) and its content type; None when the service has none."""
+        sent = {"Authorization": f"Bearer {sign(who, self.identity_key)}"}
+        try:
+            async with self.http.get(self.base_url + path, headers=sent, timeout=self._timeout) as answer:
+                if answer.status == 404:
+                    return None
+                if answer.status >= 400:
+                    raise ServiceUnavailable(self.name) if answer.status >= 500 else \
+                        ServiceError(answer.status, "forbidden", "refused")
+                return await answer.read(), answer.content_type
+        except (aiohttp.ClientError, TimeoutError):
+            raise ServiceUnavailable(self.name) from None
+
     async def health(self) -> dict[str, Any]:
         """The service's own /health answer (unauthenticated), or a description of why there is none."""
         try:
