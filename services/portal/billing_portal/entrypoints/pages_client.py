@@ -1,17 +1,85 @@
-"""Client pages: their own organization's invoices."""
+"""Client pages, all of the person's own organization: invoices, payment history, wallet, quotes."""
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
-from billing_portal.entrypoints.web_support import deps, page, require
+from billing_portal.entrypoints.pages_pay import with_gateway
+from billing_portal.entrypoints.web_support import audit, deps, page, redirect, require
 
 routes = web.RouteTableDef()
+
+
+def _cursor(request: web.Request) -> dict[str, str]:
+    return {"cursor": request.query["cursor"]} if request.query.get("cursor") else {}
 
 
 @routes.get("/portal/invoices")
 async def invoices(request: web.Request) -> web.Response:
     who = require(request, "client")
     listed = await deps(request).services.payments.call(
-        who.identity(), "GET", "/v1/invoices", params={"organization_id": who.organization_id or ""})
+        who.identity(), "GET", "/v1/invoices",
+        params={"organization_id": who.organization_id or "", "limit": "50", **_cursor(request)})
     items = sorted(listed["items"], key=lambda i: (i["issued_on"], i["invoice_id"]), reverse=True)
-    return page(request, "client_invoices.html", {"invoices": items})
+    return page(request, "client_invoices.html", {"invoices": items, "next_cursor": listed["next_cursor"]})
+
+
+@routes.get("/portal/payments")
+async def payments(request: web.Request) -> web.Response:
+    who = require(request, "client")
+    listed = await deps(request).services.payments.call(
+        who.identity(), "GET", "/v1/payments",
+        params={"organization_id": who.organization_id or "", "limit": "25", **_cursor(request)})
+    return page(request, "client_payments.html", {"payments": listed["items"], "next_cursor": listed["next_cursor"]})
+
+
+def _wallet_path(organization_id: str | None) -> str:
+    return f"/v1/organizations/{organization_id}/wallet"
+
+
+@routes.get("/portal/wallet")
+async def wallet(request: web.Request) -> web.Response:
+    who = require(request, "client")
+    services = deps(request).services
+    methods, form = await asyncio.gather(
+        services.payments.call(who.identity(), "GET", _wallet_path(who.organization_id)),
+        services.payments.call(who.identity(), "GET", "/v1/payment-form"))
+    response = page(request, "client_wallet.html", {"methods": methods["items"], "form": form})
+    return with_gateway(response, form["collect_js_url"])
+
+
+@routes.post("/portal/wallet")
+async def add_method(request: web.Request) -> web.Response:
+    who = require(request, "client")
+    token = str((await request.post()).get("payment_token", ""))
+    added = await deps(request).services.payments.call(who.identity(), "POST", _wallet_path(who.organization_id),
+                                                       json={"token": token})
+    await audit(request, "added a payment method", added.get("method_id"))
+    raise redirect(request, "/portal/wallet", flash="Payment method saved")
+
+
+@routes.get("/portal/wallet/{method_id}/remove")
+async def confirm_remove(request: web.Request) -> web.Response:
+    require(request, "client")
+    return page(request, "confirm.html", {
+        "title": "Remove this payment method?", "message": "It is deleted from the gateway's vault as well.",
+        "action": f"/portal/wallet/{request.match_info['method_id']}/remove", "back": "/portal/wallet"})
+
+
+@routes.post("/portal/wallet/{method_id}/remove")
+async def remove_method(request: web.Request) -> web.Response:
+    who = require(request, "client")
+    method_id = request.match_info["method_id"]
+    await deps(request).services.payments.call(who.identity(), "DELETE",
+                                                f"{_wallet_path(who.organization_id)}/{method_id}")
+    await audit(request, "removed a payment method", method_id)
+    raise redirect(request, "/portal/wallet", flash="Payment method removed")
+
+
+@routes.get("/portal/quotes")
+async def quotes(request: web.Request) -> web.Response:
+    who = require(request, "client")
+    listed = await deps(request).services.sync.call(
+        who.identity(), "GET", f"/v1/organizations/{who.organization_id}/quotes", params={"limit": "100"})
+    return page(request, "client_quotes.html", {"quotes": listed["items"]})

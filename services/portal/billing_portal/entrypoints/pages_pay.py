@@ -27,7 +27,7 @@ def _contact(who: User, requested: str | None) -> str | None:
     return who.contact_id if who.role == "client" else (requested or None)
 
 
-def _with_gateway(response: web.Response, collect_js_url: str) -> web.Response:
+def with_gateway(response: web.Response, collect_js_url: str) -> web.Response:
     """The Order Summary loads the gateway's script and frames, and nothing else from outside."""
     parts = urlsplit(collect_js_url)
     origin = f"{parts.scheme}://{parts.netloc}"
@@ -52,7 +52,7 @@ async def _order_summary(request: web.Request, *, error: str | None = None, type
         "amount": (typed or {}).get("amount") or invoice["balance"], "error": error,
         "back": f"/organizations/{invoice['organization_id']}/invoices" if who.role != "client" else "/portal/invoices",
     }, status=status)
-    return _with_gateway(response, form["collect_js_url"])
+    return with_gateway(response, form["collect_js_url"])
 
 
 @routes.get("/invoices/{invoice_id}/pay")
