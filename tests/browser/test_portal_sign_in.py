@@ -49,7 +49,8 @@ async def test_a_client_sees_its_invoices_and_cannot_open_staff_pages(portal_sys
 async def test_an_admin_sees_each_service_health_and_the_audit_log_of_sign_ins(portal_system, page):
     portal = portal_system.urls["portal"]
     await sign_in(page, portal, "admin@msp.example")
-    await expect(page).to_have_url(f"{portal}/operations")
+    await expect(page).to_have_url(f"{portal}/integrations")
+    await page.get_by_role("link", name="Operations").click()
     rows = page.get_by_role("row")
     await expect(rows.filter(has_text="sync")).to_contain_text("Healthy")
     await expect(rows.filter(has_text="payments")).to_contain_text("Healthy")

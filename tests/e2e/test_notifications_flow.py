@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from billing_notifications.domain.catalog import NOTIFICATION_TYPES
+
 from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES, BILLING_PAYMENTS
 from billing_shared.events.payments import PaymentFailed, PaymentRefunded
 from tests.e2e.conftest import CLIENT, MANAGER
@@ -76,7 +78,9 @@ async def test_settings_are_per_type_and_for_admins_only(stack):
     await stack.start()
     defaults = await stack.api("GET", "/v1/settings/notifications")
     assert defaults["payment.succeeded"] == {"email": True, "ticket": False}
-    assert defaults["sync.stalled"] == {"email": False, "ticket": True} and len(defaults) == 12
+    assert defaults["sync.stalled"] == {"email": False, "ticket": True}
+    assert set(defaults) == set(NOTIFICATION_TYPES) and len(defaults) == 14
+    assert defaults["payment.refund_failed"] == {"email": False, "ticket": True}
     await stack.api("GET", "/v1/settings/notifications", token="not-a-token", status=401)
     await stack.api("GET", "/v1/settings/notifications", token=MANAGER, status=403)
     await stack.api("GET", "/v1/deliveries", token=CLIENT, status=403)
