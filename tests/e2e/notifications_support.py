@@ -157,7 +157,7 @@ class Stack:
                   status: int = 200) -> Any:
         async with self.http.request(method, f"{self.url}{path}", json=body, headers=auth(token)) as response:
             assert response.status == status, f"{method} {path}: {response.status} {await response.text()}"
-            return await response.json()
+            return None if response.status == 204 else await response.json()
 
     async def deliveries(self, **query: str) -> list[dict]:
         params = "&".join(f"{k}={v}" for k, v in query.items())

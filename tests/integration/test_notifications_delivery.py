@@ -65,7 +65,10 @@ class Rig:
 
         mailer = SmtpMailer(host="127.0.0.1", port=self.sink.smtp_port, sender="billing@msp.example",
                             sender_name="Billing", timeout=5)
-        channels = {"email": EmailChannel(mailer, recipients, None), "ticket": TicketChannel(self.desk)}
+        async def desk() -> PsaTicketDesk:
+            return self.desk
+
+        channels = {"email": EmailChannel(mailer, recipients, None), "ticket": TicketChannel(desk)}
         return DeliveryWorker(self.uow, channels, policy, lease_seconds=lease_seconds, **options)
 
     async def notify(self, event, *, directory_known: bool = True) -> None:

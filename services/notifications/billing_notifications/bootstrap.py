@@ -1,20 +1,17 @@
 """The only place the notifications service's concrete adapters and consumers are chosen."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import aiohttp
 from aiohttp import web
 
 from billing_shared.events.catalog import BILLING_SYNC
 from billing_shared.events.sync import SyncStalled
-from billing_shared.psa import AutotaskClient, RequestBudget, RetryPolicy as PsaRetryPolicy
 from billing_shared.runtime import RUNTIME, Runtime
+from billing_shared.secrets import SecretBox
 from billing_shared.web.app import create_app
+from billing_shared.web.deps import DepsSlot, install_slot
 
 from billing_notifications.adapters import directory_store
-from billing_notifications.adapters.psa_tickets import PsaTicketDesk
 from billing_notifications.adapters.smtp_mailer import SmtpMailer
 from billing_notifications.config import NotificationsSettings
 from billing_notifications.domain.delivery_policy import RetryPolicy
@@ -23,6 +20,8 @@ from billing_notifications.entrypoints.freshness import FreshnessView
 from billing_notifications.entrypoints.http import routes
 from billing_notifications.service.channels import EmailChannel, TicketChannel
 from billing_notifications.service.delivery import DeliveryWorker
+from billing_notifications.service.deps import Deps
+from billing_notifications.service.desks import PsaDesks
 from billing_notifications.service.intake import Intake
 
 
@@ -33,31 +32,17 @@ def mailer(s: NotificationsSettings) -> SmtpMailer:
                       timeout=s.smtp_timeout_seconds)
 
 
-@asynccontextmanager
-async def ticket_desk(s: NotificationsSettings) -> AsyncIterator[PsaTicketDesk | None]:
-    if not s.psa_configured():
-        yield None
-        return
-    async with aiohttp.ClientSession() as session:
-        assert s.psa_username and s.psa_secret and s.psa_integration_code
-        yield PsaTicketDesk(AutotaskClient(
-            session, username=s.psa_username, secret=s.psa_secret.get_secret_value(),
-            integration_code=s.psa_integration_code, base_url=s.psa_base_url, timeout=s.psa_timeout_seconds,
-            retry=PsaRetryPolicy(attempts=s.psa_retry_attempts, base_delay=s.psa_retry_base_seconds,
-                                 max_delay=max(s.psa_retry_base_seconds, 8.0)),
-            budget=RequestBudget(min_backoff=min(0.25, s.psa_backoff_max_seconds),
-                                 max_backoff=s.psa_backoff_max_seconds)))
+def delivery_worker(deps: Deps) -> DeliveryWorker:
+    s = deps.config
 
-
-def delivery_worker(runtime: Runtime, s: NotificationsSettings, desk: PsaTicketDesk | None) -> DeliveryWorker:
     async def recipients(organization_id: str) -> list[str]:
-        async with runtime.pool.acquire() as conn:
+        async with deps.pool.acquire() as conn:
             return await directory_store.recipients(conn, organization_id)
 
-    channels = {"email": EmailChannel(mailer(s), recipients, s.staff_email), "ticket": TicketChannel(desk)}
+    channels = {"email": EmailChannel(mailer(s), recipients, s.staff_email), "ticket": TicketChannel(deps.desks.desk)}
     policy = RetryPolicy(base_seconds=s.retry_base_seconds, max_seconds=s.retry_max_seconds,
                          horizon_seconds=s.retry_horizon_seconds, wait_seconds=s.address_wait_seconds)
-    return DeliveryWorker(runtime.uow, channels, policy, poll_seconds=s.delivery_poll_seconds,
+    return DeliveryWorker(deps.uow, channels, policy, poll_seconds=s.delivery_poll_seconds,
                           concurrency=s.delivery_concurrency, lease_seconds=s.delivery_lease_seconds,
                           attempt_timeout=s.delivery_attempt_timeout_seconds)
 
@@ -70,17 +55,18 @@ def freshness_view(runtime: Runtime, s: NotificationsSettings) -> FreshnessView:
     return FreshnessView(s, publish)
 
 
-async def wire(runtime: Runtime) -> None:
+async def wire(runtime: Runtime, slot: DepsSlot[Deps]) -> None:
     s: NotificationsSettings = runtime.settings  # type: ignore[assignment]
+    http = aiohttp.ClientSession()
+    runtime.close_at_stop(http.close)  # after the tasks that use it have stopped
+    box = SecretBox(s.secrets_key.get_secret_value()) if s.secrets_key else None
+    deps = slot.fill(Deps(pool=runtime.pool, uow=runtime.uow, box=box, desks=PsaDesks(runtime.pool, box, s, http),
+                          config=s))
     for spec in consumers(Intake(staff_email=s.staff_email,
                                  invoice_max_age_days=s.invoice_available_max_age_days)):
         runtime.consume(spec.name, spec.topics, spec.handlers)
 
-    async def deliver() -> None:
-        async with ticket_desk(s) as desk:
-            await delivery_worker(runtime, s, desk).run()
-
-    runtime.spawn("delivery-worker", deliver)
+    runtime.spawn("delivery-worker", delivery_worker(deps).run)
     if s.freshness_enabled:
         runtime.spawn("sync-freshness", freshness_view(runtime, s).run)
 
@@ -90,5 +76,6 @@ def build_app(settings: NotificationsSettings) -> web.Application:
     runtime = Runtime(name="notifications", schema="notifications", package="billing_notifications",
                       settings=settings)
     app[RUNTIME] = runtime
-    runtime.install(app, wire)
+    slot = install_slot(app)
+    runtime.install(app, lambda rt: wire(rt, slot))
     return app

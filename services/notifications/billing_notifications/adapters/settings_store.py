@@ -32,6 +32,15 @@ async def save_switches(conn: asyncpg.Connection, switches: dict[str, ChannelSwi
     )
 
 
+async def lock_switches(conn: asyncpg.Connection) -> None:
+    """Changes of the switches are read-merge-write: one at a time."""
+    await conn.execute("LOCK TABLE channel_settings IN SHARE ROW EXCLUSIVE MODE")
+
+
+async def lock_ticketing(conn: asyncpg.Connection) -> None:
+    await conn.execute("LOCK TABLE ticketing_settings IN SHARE ROW EXCLUSIVE MODE")
+
+
 async def ticketing(conn: asyncpg.Connection) -> TicketingSettings:
     row = await conn.fetchrow(
         "SELECT queue_id, issue_type_id, priority, status, internal_company_id FROM ticketing_settings")

@@ -7,7 +7,6 @@ import uuid
 import structlog
 from aiohttp import web
 
-from billing_shared.runtime import RUNTIME
 from billing_shared.web.app import json_ok
 from billing_shared.web.errors import ApiError, invalid_request, not_found
 from billing_shared.web.paging import encode_cursor, int_before, page_request
@@ -16,6 +15,7 @@ from billing_shared.web.routes import ApiRoutes
 from billing_notifications.adapters import delivery_store
 from billing_notifications.domain.catalog import NOTIFICATION_TYPES
 
+from .web_support import deps
 from .views import DeliveryPage, DeliveryView
 
 log = structlog.get_logger(__name__)
@@ -34,7 +34,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         raise invalid_request(f"status must be one of {', '.join(STATUSES)}", {"status": status})
     page = page_request(request)
     before = int_before(page)
-    async with request.app[RUNTIME].pool.acquire() as conn:
+    async with deps(request).pool.acquire() as conn:
         rows = await delivery_store.page(conn, kind=kind, status=status, limit=page.limit, before_id=before)
     items = rows[: page.limit]
     more = len(rows) > page.limit
@@ -50,7 +50,7 @@ async def retry_delivery(request: web.Request) -> web.Response:
         delivery_id = uuid.UUID(request.match_info["delivery_id"])
     except ValueError:
         raise not_found("delivery") from None
-    async with request.app[RUNTIME].pool.acquire() as conn, conn.transaction():
+    async with deps(request).pool.acquire() as conn, conn.transaction():
         before = await delivery_store.redrive(conn, delivery_id)
         if before is None:
             raise not_found("delivery")

@@ -5,7 +5,6 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from billing_shared.runtime import RUNTIME
 from billing_shared.web.app import json_ok
 from billing_shared.web.errors import invalid_request, read_json
 from billing_shared.web.routes import ApiRoutes
@@ -13,6 +12,7 @@ from billing_shared.web.routes import ApiRoutes
 from billing_notifications.adapters import settings_store
 from billing_notifications.domain.catalog import NOTIFICATION_TYPES, merge_switches
 
+from .web_support import deps
 from .views import NotificationSettings, NotificationSettingsChange, Ticketing
 
 routes = ApiRoutes()
@@ -21,7 +21,7 @@ routes = ApiRoutes()
 @routes.get("/v1/settings/notifications", summary="Email and ticket on/off per notification type",
             roles=("admin",), response=NotificationSettings)
 async def get_notification_settings(request: web.Request) -> web.Response:
-    async with request.app[RUNTIME].pool.acquire() as conn:
+    async with deps(request).pool.acquire() as conn:
         return json_ok(NotificationSettings.of(await settings_store.channel_switches(conn)))
 
 
@@ -37,8 +37,8 @@ async def put_notification_settings(request: web.Request) -> web.Response:
                                                              "known_types": list(NOTIFICATION_TYPES)})
     change = NotificationSettingsChange.model_validate(body)
     changes = {name: c.model_dump(exclude_none=True) for name, c in change.root.items()}
-    async with request.app[RUNTIME].pool.acquire() as conn, conn.transaction():
-        await conn.execute("LOCK TABLE channel_settings IN SHARE ROW EXCLUSIVE MODE")
+    async with deps(request).pool.acquire() as conn, conn.transaction():
+        await settings_store.lock_switches(conn)
         merged = merge_switches(await settings_store.channel_switches(conn), changes)
         await settings_store.save_switches(conn, {name: merged[name] for name in changes})
     return json_ok(NotificationSettings.of(merged))
@@ -47,7 +47,7 @@ async def put_notification_settings(request: web.Request) -> web.Response:
 @routes.get("/v1/settings/ticketing", summary="Queue, issue type and priority of PSA tickets",
             roles=("admin",), response=Ticketing)
 async def get_ticketing(request: web.Request) -> web.Response:
-    async with request.app[RUNTIME].pool.acquire() as conn:
+    async with deps(request).pool.acquire() as conn:
         return json_ok(Ticketing.of(await settings_store.ticketing(conn)))
 
 
@@ -58,8 +58,8 @@ async def put_ticketing(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise invalid_request("the body must be an object")
     change = Ticketing.model_validate(body)
-    async with request.app[RUNTIME].pool.acquire() as conn, conn.transaction():
-        await conn.execute("LOCK TABLE ticketing_settings IN SHARE ROW EXCLUSIVE MODE")
+    async with deps(request).pool.acquire() as conn, conn.transaction():
+        await settings_store.lock_ticketing(conn)
         current = await settings_store.ticketing(conn)
         updated = replace(current, **{name: getattr(change, name) for name in change.model_fields_set})
         await settings_store.save_ticketing(conn, updated)

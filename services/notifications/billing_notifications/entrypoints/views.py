@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, RootModel, StrictBool
 
-from billing_shared.web.fields import NonNegativeInt32, PositiveId
+from pydantic import Field
+
+from billing_shared.web.fields import Line, NonNegativeInt32, PositiveId
 
 from billing_notifications.domain.catalog import ChannelSwitch
 from billing_notifications.domain.tickets import TicketingSettings
@@ -87,3 +89,41 @@ class DeliveryView(BaseModel):
 class DeliveryPage(BaseModel):
     items: list[DeliveryView]
     next_cursor: str | None
+
+
+class TicketingConnectionIn(BaseModel):
+    """Connect to Ticketing: the Autotask API user tickets are created as (secret write-only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: Line = Field(min_length=1, max_length=200)
+    secret: Line | None = Field(default=None, min_length=1, max_length=1000,
+                                description="write-only; omit to keep the stored one")
+    integration_code: Line = Field(min_length=1, max_length=100)
+    base_url: Line | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+
+
+class TicketingConnectionView(BaseModel):
+    username: str
+    secret: str | None  # masked
+    integration_code: str
+    base_url: str | None
+    source: Literal["stored", "environment"]
+
+
+class Choice(BaseModel):
+    value: int | str
+    label: str
+    is_default: bool = False
+
+
+class TicketingChoices(BaseModel):
+    """The tenant's own picklists for tickets, read from the PSA."""
+
+    queues: list[Choice]
+    issue_types: list[Choice]
+    priorities: list[Choice]
+
+
+class ConnectionTest(BaseModel):
+    ok: bool
+    reason: str | None = None

@@ -65,24 +65,26 @@ class TicketChannel:
     """Before creating a ticket for a delivery whose previous attempt's outcome is unknown, look
     for the ticket carrying this notification's marker."""
 
-    def __init__(self, desk: TicketDesk | None, due_after: timedelta = timedelta(days=1)) -> None:
-        self.desk = desk
+    def __init__(self, desks: Callable[[], Awaitable[TicketDesk | None]],
+                 due_after: timedelta = timedelta(days=1)) -> None:
+        self.desks = desks  # the PSA as configured now (Connect to Ticketing, else PSA_*)
         self.due_after = due_after
 
     async def deliver(self, c: Claimed) -> Outcome:
-        if self.desk is None:
-            return Problem("PSA credentials are not configured (PSA_USERNAME, PSA_SECRET, "
-                           "PSA_INTEGRATION_CODE)", "permanent")
+        desk = await self.desks()
+        if desk is None:
+            return Problem("PSA credentials are not configured: Connect to Ticketing in the portal, or set "
+                           "PSA_USERNAME, PSA_SECRET and PSA_INTEGRATION_CODE", "permanent")
         if not c.ticket:
             return Problem("the notification has no ticket", "permanent")
         t = c.ticket
         company = int(t["company_id"])
         try:
             if c.outcome_unknown:
-                found = await self.desk.find(company, tickets.marker(str(c.notification_id)))
+                found = await desk.find(company, tickets.marker(str(c.notification_id)))
                 if found is not None:
                     return Sent(str(found))
-            ticket_id = await self.desk.create(tickets.ticket_fields(
+            ticket_id = await desk.create(tickets.ticket_fields(
                 company=t["company_id"], title=t["title"], description=t["description"], queue_id=t["queue_id"],
                 issue_type_id=t["issue_type_id"], priority=t["priority"],
                 status=t.get("status", tickets.STATUS_NEW), created_at=c.created_at, due_after=self.due_after,
