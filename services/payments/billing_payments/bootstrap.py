@@ -8,37 +8,29 @@ from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES
 from billing_shared.runtime import RUNTIME, Runtime
 from billing_shared.secrets import SecretBox
 from billing_shared.web.app import create_app
-from billing_shared.web.routes import ApiRoutes
+from billing_shared.web.deps import install_slot
 
 from billing_payments.config import PaymentsSettings
-from billing_payments.entrypoints import http_invoices, http_payments, http_settings, http_wallet, http_webhooks
 from billing_payments.entrypoints.consumers import DIRECTORY_HANDLERS, INVOICE_HANDLERS
-from billing_payments.entrypoints.web_support import DEPS, DepsSlot, payment_errors
+from billing_payments.entrypoints.http import routes
+from billing_payments.entrypoints.web_support import payment_errors
 from billing_payments.service.deps import Deps
 from billing_payments.service.reconciler import run_reconciler
-
-
-def all_routes() -> ApiRoutes:
-    routes = ApiRoutes()
-    for module in (http_invoices, http_payments, http_settings, http_wallet, http_webhooks):
-        routes.include(module.routes)
-    return routes
 
 
 def build_app(settings: PaymentsSettings) -> web.Application:
     if settings.secrets_key is None:
         raise SystemExit("SECRETS_KEY is required: the gateway keys are stored encrypted with it")
     box = SecretBox(settings.secrets_key.get_secret_value())
-    app = create_app("billing-link payments", settings, all_routes(), middlewares=(payment_errors,))
+    app = create_app("billing-link payments", settings, routes, middlewares=(payment_errors,))
     runtime = Runtime(name="payments", schema="payments", package="billing_payments", settings=settings)
     app[RUNTIME] = runtime
-    app[DEPS] = slot = DepsSlot()
+    slot = install_slot(app)
 
     async def wire(rt: Runtime) -> None:
         http = aiohttp.ClientSession()
         rt.close_at_stop(http.close)
-        deps = Deps(pool=rt.pool, uow=rt.uow, box=box, http=http, config=settings)
-        slot.deps = deps
+        deps = slot.fill(Deps(pool=rt.pool, uow=rt.uow, box=box, http=http, config=settings))
         rt.consume("payments-invoices", [BILLING_INVOICES], INVOICE_HANDLERS)
         rt.consume("payments-directory", [BILLING_DIRECTORY], DIRECTORY_HANDLERS)
         rt.spawn("reconciler", lambda: run_reconciler(deps))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from billing_shared.runtime import RUNTIME
 from billing_shared.web.app import json_ok
 from billing_shared.web.auth import principal
 from billing_shared.web.errors import invalid_request, not_found
@@ -12,6 +11,7 @@ from billing_shared.web.routes import ApiRoutes
 
 from billing_payments.adapters import invoice_store
 from billing_payments.entrypoints.views import InvoicePage, InvoiceView
+from billing_payments.entrypoints.web_support import deps
 
 routes = ApiRoutes()
 STATUSES = ("open", "paid", "voided")
@@ -30,7 +30,7 @@ async def list_invoices(request: web.Request) -> web.Response:
         raise invalid_request(f"status must be one of {', '.join(STATUSES)}", {"status": status})
     page = page_request(request)
     found = await invoice_store.list_invoices(
-        request.app[RUNTIME].pool, organization_id=organization_id, status=status,
+        deps(request).pool, organization_id=organization_id, status=status,
         after=text_after(page), limit=page.limit + 1,
     )
     more = len(found) > page.limit
@@ -44,7 +44,7 @@ async def list_invoices(request: web.Request) -> web.Response:
 @routes.get("/v1/invoices/{invoice_id}", summary="One invoice with balance and payable", roles=("manager", "client"),
             response=InvoiceView)
 async def get_invoice(request: web.Request) -> web.Response:
-    invoice = await invoice_store.get(request.app[RUNTIME].pool, request.match_info["invoice_id"])
+    invoice = await invoice_store.get(deps(request).pool, request.match_info["invoice_id"])
     if invoice is None or not principal(request).can_see(invoice.organization_id):
         raise not_found("invoice")
     return json_ok(InvoiceView.of(invoice))

@@ -6,6 +6,7 @@ from typing import Any
 from aiohttp import web
 
 from billing_shared.web.auth import Principal
+from billing_shared.web.deps import deps_of
 from billing_shared.web.errors import ApiError, forbidden
 
 from billing_payments.domain.cards import contains_raw_card_data
@@ -13,17 +14,9 @@ from billing_payments.domain.cards import contains_raw_card_data
 from billing_payments.domain.errors import PaymentError
 from billing_payments.service.deps import Deps
 
-class DepsSlot:
-    """Filled when the runtime has started (the app is frozen by then, so the key holds a slot)."""
-
-    deps: Deps
-
-
-DEPS = web.AppKey("deps", DepsSlot)
-
 
 def deps(request: web.Request) -> Deps:
-    return request.app[DEPS].deps
+    return deps_of(request)
 
 
 @web.middleware
