@@ -3,8 +3,7 @@ the payment row under its version and inserts only the entries and rows that are
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -59,12 +58,6 @@ async def load(conn: asyncpg.Connection, payment_id: str, *, for_update: bool = 
         return None
     row = await conn.fetchrow(_SELECT + " WHERE p.payment_id = $1" + (" FOR UPDATE OF p" if for_update else ""), pid)
     return _payment(row) if row else None
-
-
-async def load_many(conn: asyncpg.Connection | asyncpg.Pool, payment_ids: Sequence[str]) -> list[Payment]:
-    rows = await conn.fetch(_SELECT + " WHERE p.payment_id = ANY($1::uuid[])", list(payment_ids))
-    by_id = {str(r["payment_id"]): _payment(r) for r in rows}
-    return [by_id[i] for i in payment_ids if i in by_id]
 
 
 async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, method_id: str | None) -> None:
@@ -133,10 +126,6 @@ async def with_live_applications_on(conn: asyncpg.Connection, invoice_id: str) -
         invoice_id,
     )
     return [str(r["payment_id"]) for r in rows]
-
-
-async def vault_of(conn: asyncpg.Connection, payment_id: str) -> str | None:
-    return await conn.fetchval("SELECT vault_id FROM payments WHERE payment_id = $1", uuid.UUID(payment_id))
 
 
 async def search(
@@ -213,3 +202,71 @@ async def stale_reversals(conn: asyncpg.Pool, older_than_seconds: float, limit: 
            AND (reversal_claimed_at IS NULL OR reversal_claimed_at <= now() - make_interval(secs => $1))
            ORDER BY reversal_claimed_at NULLS FIRST LIMIT $2""", older_than_seconds, limit)
     return [str(r["payment_id"]) for r in rows]
+
+
+# -- refunds sent to the gateway (`refund_via_gateway`): which are due, the lease on one attempt, the outcome -----
+
+# A row is due when it was never attempted (the request that recorded it sends it at once), or, for
+# the reconciler's retries, when its last attempt (or its creation) is older than the lease.
+_REFUND_DUE = """r.gateway_status = 'pending' AND (
+            ($1::float8 IS NULL AND r.gateway_attempted_at IS NULL)
+            OR ($1 IS NOT NULL AND coalesce(r.gateway_attempted_at, r.at) <= now() - make_interval(secs => $1)))"""
+
+
+@dataclass(frozen=True)
+class DueRefund:
+    payment_id: str
+    seq: int
+    amount: Decimal
+    attempted_at: datetime | None  # the last attempt, None when never sent
+    sale_id: str  # the gateway transaction the refund is of
+
+
+async def due_refunds(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str | None,
+                      retry_after: float | None) -> list[DueRefund]:
+    """The refund rows due to be sent (of one payment, or all), oldest first; `retry_after`: see _REFUND_DUE."""
+    rows = await conn.fetch(
+        f"""SELECT r.payment_id, r.seq, r.amount, r.gateway_attempted_at, s.transaction_id AS sale_id
+            FROM payment_transactions r
+            JOIN payment_transactions s ON s.payment_id = r.payment_id AND s.type = 'sale'
+            WHERE {_REFUND_DUE} AND ($2::uuid IS NULL OR r.payment_id = $2)
+            ORDER BY r.at""",
+        retry_after, uuid.UUID(payment_id) if payment_id else None,
+    )
+    return [DueRefund(str(r["payment_id"]), r["seq"], r["amount"], r["gateway_attempted_at"], r["sale_id"])
+            for r in rows]
+
+
+async def claim_refund(conn: asyncpg.Connection | asyncpg.Pool, refund: DueRefund, retry_after: float | None) -> bool:
+    """An atomic lease on one attempt: of several senders, only the one whose update matches goes on."""
+    return bool(await conn.fetchval(
+        f"""UPDATE payment_transactions r SET gateway_attempted_at = now()
+            WHERE {_REFUND_DUE} AND r.payment_id = $2 AND r.seq = $3
+              AND r.gateway_attempted_at IS NOT DISTINCT FROM $4
+            RETURNING true""",
+        retry_after, uuid.UUID(refund.payment_id), refund.seq, refund.attempted_at,
+    ))
+
+
+async def record_refund_outcome(conn: asyncpg.Connection | asyncpg.Pool, refund: DueRefund, status: str,
+                                error: str | None, transaction_id: str | None) -> None:
+    await conn.execute(
+        """UPDATE payment_transactions SET gateway_status = $3, gateway_error = $4, transaction_id = $5
+           WHERE payment_id = $1 AND seq = $2""",
+        uuid.UUID(refund.payment_id), refund.seq, status, error, transaction_id,
+    )
+
+
+async def adopt_gateway_refund(conn: asyncpg.Connection | asyncpg.Pool, refund: DueRefund,
+                               transaction_id: str) -> None:
+    """An earlier attempt did reach the gateway: the row is issued, as that gateway refund."""
+    await conn.execute(
+        """UPDATE payment_transactions SET gateway_status = 'issued', transaction_id = $3
+           WHERE payment_id = $1 AND seq = $2""", uuid.UUID(refund.payment_id), refund.seq, transaction_id)
+
+
+async def gateway_transaction_ids(conn: asyncpg.Connection | asyncpg.Pool, payment_id: str) -> set[str]:
+    """The gateway transactions the payment's rows already stand for."""
+    return {r["transaction_id"] for r in await conn.fetch(
+        "SELECT transaction_id FROM payment_transactions WHERE payment_id = $1 AND transaction_id IS NOT NULL",
+        uuid.UUID(payment_id))}
