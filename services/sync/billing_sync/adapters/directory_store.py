@@ -151,6 +151,33 @@ async def contacts_by_id(conn: asyncpg.Connection, contact_ids: Sequence[str]) -
            FROM contacts WHERE contact_id = ANY($1::text[])""", list(contact_ids))
 
 
+async def organizations_page(conn: Db, after: str, limit: int) -> list[asyncpg.Record]:
+    """Organizations by id, after `after`, for the staff's listing."""
+    return await conn.fetch(
+        """SELECT organization_id, name, active, default_contact_id FROM organizations
+           WHERE organization_id > $1 ORDER BY organization_id LIMIT $2""",
+        after, limit,
+    )
+
+
+async def contacts_page(conn: Db, organization_id: str, after: str, limit: int) -> list[asyncpg.Record]:
+    """An organization's contacts by id, after `after`."""
+    return await conn.fetch(
+        """SELECT contact_id, organization_id, first_name, last_name, email, active, is_primary, is_billing
+           FROM contacts WHERE organization_id = $1 AND contact_id > $2 ORDER BY contact_id LIMIT $3""",
+        organization_id, after, limit,
+    )
+
+
+async def open_opportunities_page(conn: Db, organization_id: str, after: str, limit: int) -> list[asyncpg.Record]:
+    """An organization's open opportunities (status 1) by id, after `after`."""
+    return await conn.fetch(
+        """SELECT opportunity_id, organization_id, title, amount, user_fields FROM opportunities
+           WHERE organization_id = $1 AND status = 1 AND opportunity_id > $2 ORDER BY opportunity_id LIMIT $3""",
+        organization_id, after, limit,
+    )
+
+
 async def all_organization_names(conn: Db) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT organization_id, name FROM organizations")
 

@@ -65,6 +65,11 @@ async def void_invoices(conn: asyncpg.Connection, voids: Sequence[VoidRequest]) 
     return [record_from_row(r) for r in rows]
 
 
+async def organization_of(conn: asyncpg.Connection | asyncpg.Pool, invoice_id: str) -> str | None:
+    """The organization an invoice belongs to, or None when there is no such invoice."""
+    return await conn.fetchval("SELECT organization_id FROM invoices WHERE invoice_id = $1", invoice_id)
+
+
 async def upsert_organization_names(
     conn: asyncpg.Connection, organizations: Sequence[tuple[str, str, str, str]]
 ) -> list[asyncpg.Record]:
