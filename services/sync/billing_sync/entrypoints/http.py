@@ -1,16 +1,10 @@
-"""Sync's HTTP API (CONTRACT.md "Sync API"): every route table of the service, in one."""
-from __future__ import annotations
-
+"""Sync's HTTP API (CONTRACT.md "Sync API")."""
 from billing_shared.web.routes import ApiRoutes
 
-from billing_sync.entrypoints import http_directory, http_integrations, http_runs, http_settings
+from . import http_directory, http_integrations, http_runs, http_settings
 
-
-def all_routes() -> ApiRoutes:
-    routes = ApiRoutes()
-    for module in (http_integrations, http_runs, http_directory, http_settings):
-        routes.include(module.routes)
-    return routes
-
-
-routes = all_routes()
+routes = ApiRoutes()
+routes.include(http_integrations.routes)
+routes.include(http_runs.routes)
+routes.include(http_directory.routes)
+routes.include(http_settings.routes)

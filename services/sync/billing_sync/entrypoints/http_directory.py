@@ -9,10 +9,10 @@ from billing_shared.web.errors import not_found
 from billing_shared.web.paging import next_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
 
-from billing_sync.adapters import integration_store
+from billing_sync.adapters import directory_store, integration_store
 from billing_sync.domain.directory import quote_url
 from billing_sync.entrypoints.views import ContactPage, ContactView, QuotePage, QuoteView
-from billing_sync.service.context import SYNC
+from billing_sync.entrypoints.web_support import deps
 from billing_sync.service.directory import contact_name
 
 routes = ApiRoutes()
@@ -22,12 +22,7 @@ CLIENT_QUOTES_KEY = "client_quotes"
 @routes.get("/v1/organizations", summary="Mirrored organizations", roles=("manager",))
 async def list_organizations(request: web.Request) -> web.Response:
     page = page_request(request)
-    after = text_after(page)
-    rows = await request.app[SYNC].uow.pool.fetch(
-        """SELECT organization_id, name, active, default_contact_id FROM organizations
-           WHERE organization_id > $1 ORDER BY organization_id LIMIT $2""",
-        after, page.limit + 1,
-    )
+    rows = await directory_store.organizations_page(deps(request).pool, text_after(page), page.limit + 1)
     return json_ok({
         "items": [dict(r) for r in rows[: page.limit]],
         "next_cursor": next_cursor(rows, page.limit, lambda r: [r["organization_id"]]),
@@ -38,11 +33,8 @@ async def list_organizations(request: web.Request) -> web.Response:
             response=ContactPage)
 async def list_contacts(request: web.Request) -> web.Response:
     page = page_request(request)
-    rows = await request.app[SYNC].uow.pool.fetch(
-        """SELECT contact_id, organization_id, first_name, last_name, email, active, is_primary, is_billing
-           FROM contacts WHERE organization_id = $1 AND contact_id > $2 ORDER BY contact_id LIMIT $3""",
-        request.match_info["id"], text_after(page), page.limit + 1,
-    )
+    rows = await directory_store.contacts_page(deps(request).pool, request.match_info["id"], text_after(page),
+                                               page.limit + 1)
     items = [ContactView(contact_id=r["contact_id"], organization_id=r["organization_id"], name=contact_name(r),
                          email=r["email"], active=r["active"], primary=r["is_primary"], billing=r["is_billing"])
              for r in rows[: page.limit]]
@@ -52,19 +44,15 @@ async def list_contacts(request: web.Request) -> web.Response:
 @routes.get("/v1/organizations/{id}/quotes", summary="Open opportunities with their quote link",
             roles=("manager", "client"), response=QuotePage)
 async def list_quotes(request: web.Request) -> web.Response:
-    ctx = request.app[SYNC]
+    d = deps(request)
     organization_id = request.match_info["id"]
     who = principal(request)
     who.check_organization(organization_id, "organization")
-    if who.role == "client" and await integration_store.app_setting(ctx.uow.pool, CLIENT_QUOTES_KEY) is False:
+    if who.role == "client" and await integration_store.app_setting(d.pool, CLIENT_QUOTES_KEY) is False:
         raise not_found("organization")
     page = page_request(request)
-    rows = await ctx.uow.pool.fetch(
-        """SELECT opportunity_id, organization_id, title, amount, user_fields FROM opportunities
-           WHERE organization_id = $1 AND status = 1 AND opportunity_id > $2 ORDER BY opportunity_id LIMIT $3""",
-        organization_id, text_after(page), page.limit + 1,
-    )
-    psa = await ctx.conns.autotask()
+    rows = await directory_store.open_opportunities_page(d.pool, organization_id, text_after(page), page.limit + 1)
+    psa = await d.connections.autotask()
     field = psa.settings.quote_url_field if psa else None
     items = [QuoteView(opportunity_id=r["opportunity_id"], organization_id=r["organization_id"], title=r["title"],
                        status="open", amount=r["amount"], quote_url=quote_url(r["user_fields"], field))

@@ -10,11 +10,10 @@ from billing_shared.web.errors import not_found, read_json
 from billing_shared.web.paging import next_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
 
-from billing_sync.adapters import integration_store, writeback_store
-
+from billing_sync.adapters import integration_store, invoice_store, writeback_store
 from billing_sync.entrypoints.http_directory import CLIENT_QUOTES_KEY
 from billing_sync.entrypoints.views import ClientAccessIn, ImageSourcesIn, WritebackPage, WritebackView, parse
-from billing_sync.service.context import SYNC
+from billing_sync.entrypoints.web_support import deps
 from billing_sync.service.images import IMAGE_SOURCES_KEY, invoice_image, sources
 
 routes = ApiRoutes()
@@ -22,20 +21,20 @@ routes = ApiRoutes()
 
 @routes.get("/v1/settings/invoice-image", summary="Invoice image sources, in the order tried", roles=("admin",))
 async def get_image_sources(request: web.Request) -> web.Response:
-    return json_ok({"sources": list(await sources(request.app[SYNC]))})
+    return json_ok({"sources": list(await sources(deps(request)))})
 
 
 @routes.put("/v1/settings/invoice-image", summary="Set the invoice image sources", roles=("admin",),
             body=ImageSourcesIn)
 async def put_image_sources(request: web.Request) -> web.Response:
     body: ImageSourcesIn = parse(ImageSourcesIn, await read_json(request))
-    await integration_store.set_app_setting(request.app[SYNC].uow.pool, IMAGE_SOURCES_KEY, body.sources)
+    await integration_store.set_app_setting(deps(request).pool, IMAGE_SOURCES_KEY, body.sources)
     return json_ok({"sources": body.sources})
 
 
 @routes.get("/v1/settings/client-access", summary="What client contacts may see", roles=("admin",))
 async def get_client_access(request: web.Request) -> web.Response:
-    value = await integration_store.app_setting(request.app[SYNC].uow.pool, CLIENT_QUOTES_KEY)
+    value = await integration_store.app_setting(deps(request).pool, CLIENT_QUOTES_KEY)
     return json_ok({"quotes": value is not False})
 
 
@@ -43,21 +42,20 @@ async def get_client_access(request: web.Request) -> web.Response:
             body=ClientAccessIn)
 async def put_client_access(request: web.Request) -> web.Response:
     body: ClientAccessIn = parse(ClientAccessIn, await read_json(request))
-    await integration_store.set_app_setting(request.app[SYNC].uow.pool, CLIENT_QUOTES_KEY, body.quotes)
+    await integration_store.set_app_setting(deps(request).pool, CLIENT_QUOTES_KEY, body.quotes)
     return json_ok({"quotes": body.quotes})
 
 
 @routes.get("/v1/invoices/{id}/image", summary="The invoice as PDF, from the first source that has it",
             roles=("manager", "client"))
 async def get_invoice_image(request: web.Request) -> web.Response:
-    ctx = request.app[SYNC]
+    d = deps(request)
     invoice_id = request.match_info["id"]
-    organization_id = await ctx.uow.pool.fetchval("SELECT organization_id FROM invoices WHERE invoice_id = $1",
-                                                  invoice_id)
+    organization_id = await invoice_store.organization_of(d.pool, invoice_id)
     if organization_id is None:
         raise not_found("invoice")
     principal(request).check_organization(organization_id, "invoice")
-    found = await invoice_image(ctx, invoice_id)
+    found = await invoice_image(d, invoice_id)
     if found is None:
         raise not_found("invoice image")
     image, source = found
@@ -68,7 +66,7 @@ async def get_invoice_image(request: web.Request) -> web.Response:
             roles=("admin",), response=WritebackPage)
 async def list_writebacks(request: web.Request) -> web.Response:
     page = page_request(request)
-    rows = await writeback_store.listing(request.app[SYNC].uow.pool, text_after(page),
+    rows = await writeback_store.listing(deps(request).pool, text_after(page),
                                          page.limit + 1, request.query.get("pending") == "true")
     items = [WritebackView(payment_id=r["payment_id"], organization_id=r["organization_id"], status=r["status"],
                            pending=r["desired_seq"] > r["done_seq"], accounting_payment_id=r["accounting_payment_id"],

@@ -27,7 +27,7 @@ from billing_sync.adapters.quickbooks import QuickBooksAuthError, QuickBooksErro
 from billing_sync.domain.integrations import AUTOTASK, QUICKBOOKS
 from billing_sync.domain.runs import ACCOUNTING_INVOICES, NUMBERING, VOIDED_INVOICES
 from billing_sync.service import accounting_steps
-from billing_sync.service.context import SyncContext
+from billing_sync.service.deps import Deps
 from billing_sync.service.directory import settle_organizations
 from billing_sync.service.psa_steps import StepRun, pull
 from billing_sync.service.publishing import PublishPolicy
@@ -54,13 +54,13 @@ def describe(exc: BaseException) -> tuple[str, str | None]:
     return f"{type(exc).__name__}: {exc}", None
 
 
-async def execute(ctx: SyncContext, run: asyncpg.Record) -> None:
+async def execute(deps: Deps, run: asyncpg.Record) -> None:
     """Run (or resume) `run`; the caller holds the integration's run lock."""
     run_id = run["run_id"]
     log.info("sync run starting", run_id=str(run_id), mode=run["mode"], resumed=bool(run["progress"]))
     used: dict[str, int | None] = {}  # integration -> the settings revision this run works with
     try:
-        await _steps(ctx, run, used)
+        await _steps(deps, run, used)
     except asyncio.CancelledError:
         raise  # the process is stopping: the run stays `running` and resumes in the next one
     except Exception as raised:  # noqa: BLE001 - every failure ends the run with its reason
@@ -70,20 +70,20 @@ async def execute(ctx: SyncContext, run: asyncpg.Record) -> None:
             return
         reason, refused = describe(exc)
         log.warning("sync run failed", run_id=str(run_id), reason=reason)
-        async with ctx.uow.begin() as tx:
+        async with deps.uow.begin() as tx:
             await fail(tx, run_id, reason[:1000], connection_failed=refused,
                        used=used if len(used) == 2 else None)
 
 
-async def _steps(ctx: SyncContext, run: asyncpg.Record, used: dict[str, int | None]) -> None:
-    psa = await ctx.conns.autotask()
+async def _steps(deps: Deps, run: asyncpg.Record, used: dict[str, int | None]) -> None:
+    psa = await deps.connections.autotask()
     if psa is None:
         raise RunAborted("the Autotask integration is gone")
     used[AUTOTASK] = psa.revision
     # Only for what the PSA steps publish; the accounting steps read QuickBooks again when they begin.
-    accounting = await ctx.conns.quickbooks()
+    accounting = await deps.connections.quickbooks()
     step = StepRun(
-        run_id=run["run_id"], since=dict(run["since"]), progress=dict(run["progress"]), uow=ctx.uow,
+        run_id=run["run_id"], since=dict(run["since"]), progress=dict(run["progress"]), uow=deps.uow,
         psa=psa.client,
         policy=PublishPolicy(numbered_by_accounting=accounting is not None,
                              default_currency=psa.settings.currency, today=datetime.now(UTC).date()),
@@ -92,7 +92,7 @@ async def _steps(ctx: SyncContext, run: asyncpg.Record, used: dict[str, int | No
     async def directory() -> None:
         await pull(step, "organizations")
         await pull(step, "contacts")
-        await _settle(ctx)
+        await _settle(deps)
 
     async def invoices() -> None:
         await pull(step, "invoices")
@@ -105,28 +105,28 @@ async def _steps(ctx: SyncContext, run: asyncpg.Record, used: dict[str, int | No
             group.create_task(pull(step, entity))
         group.create_task(invoices())
     for attempt in range(ACCOUNTING_PASSES):
-        await _accounting(ctx, step, psa.settings.currency, used)
-        await _settle(ctx)
+        await _accounting(deps, step, psa.settings.currency, used)
+        await _settle(deps)
         if attempt + 1 == ACCOUNTING_PASSES or \
-                await integration_store.revision(ctx.uow.pool, QUICKBOOKS) == used[QUICKBOOKS]:
+                await integration_store.revision(deps.pool, QUICKBOOKS) == used[QUICKBOOKS]:
             break
         # QuickBooks was set (or changed) while the accounting steps ran: go over them again with it.
         log.info("quickbooks settings changed during the run; accounting steps again", run_id=str(run["run_id"]))
         step.progress = {e: p for e, p in step.progress.items() if e not in ACCOUNTING_STEPS}
-        async with ctx.uow.begin() as tx:
+        async with deps.uow.begin() as tx:
             if not await run_store.forget_progress(tx.conn, run["run_id"], list(ACCOUNTING_STEPS)):
                 raise RunAborted(str(run["run_id"]))
-    async with ctx.uow.begin() as tx:
+    async with deps.uow.begin() as tx:
         await complete(tx, run["run_id"], run["started_at"], step.progress, psa.settings.sync_interval_minutes,
                        used)
     log.info("sync run completed", run_id=str(run["run_id"]),
              counts={e: p.get("fetched") for e, p in step.progress.items()})
 
 
-async def _accounting(ctx: SyncContext, step: StepRun, currency: str, used: dict[str, int | None]) -> None:
+async def _accounting(deps: Deps, step: StepRun, currency: str, used: dict[str, int | None]) -> None:
     """Read accounting back and number invoices with the QuickBooks settings as they are NOW (they may
     have been set after the run started: an Autotask PUT wakes the scheduler at once)."""
-    accounting = await ctx.conns.quickbooks()
+    accounting = await deps.connections.quickbooks()
     used[QUICKBOOKS] = accounting.revision if accounting is not None else None
     step.policy = replace(step.policy, numbered_by_accounting=accounting is not None)
     if accounting is None:
@@ -136,8 +136,8 @@ async def _accounting(ctx: SyncContext, step: StepRun, currency: str, used: dict
     await accounting_steps.number_invoices(step, accounting.client, currency)
 
 
-async def _settle(ctx: SyncContext) -> Any:
-    async with ctx.uow.begin() as tx:
+async def _settle(deps: Deps) -> Any:
+    async with deps.uow.begin() as tx:
         return await settle_organizations(tx)
 
 

@@ -9,26 +9,26 @@ from billing_shared.psa import PsaError
 from billing_sync.adapters import integration_store, psa_invoice_store
 from billing_sync.adapters.quickbooks import QuickBooksError
 from billing_sync.domain.integrations import DEFAULT_IMAGE_SOURCES
-from billing_sync.service.context import SyncContext
+from billing_sync.service.deps import Deps
 
 log = structlog.get_logger(__name__)
 IMAGE_SOURCES_KEY = "invoice_image_sources"
 
 
-async def sources(ctx: SyncContext) -> tuple[str, ...]:
-    stored = await integration_store.app_setting(ctx.uow.pool, IMAGE_SOURCES_KEY)
+async def sources(deps: Deps) -> tuple[str, ...]:
+    stored = await integration_store.app_setting(deps.pool, IMAGE_SOURCES_KEY)
     return tuple(stored) if stored else DEFAULT_IMAGE_SOURCES
 
 
-async def invoice_image(ctx: SyncContext, invoice_id: str) -> tuple[bytes, str] | None:
+async def invoice_image(deps: Deps, invoice_id: str) -> tuple[bytes, str] | None:
     """(PDF bytes, the source that had them), or None when no source has an image."""
-    accounting = await ctx.conns.quickbooks()
-    row = await psa_invoice_store.image_keys(ctx.uow.pool, invoice_id, accounting.settings.realm_id if accounting else None)
+    accounting = await deps.connections.quickbooks()
+    row = await psa_invoice_store.image_keys(deps.pool, invoice_id, accounting.settings.realm_id if accounting else None)
     if row is None:
         return None
-    for source in await sources(ctx):
+    for source in await sources(deps):
         try:
-            image = await _from(ctx, source, row)
+            image = await _from(deps, source, row)
         except (PsaError, QuickBooksError, ValueError) as exc:
             log.info("invoice image source failed", source=source, invoice_id=invoice_id, error=str(exc)[:200])
             continue
@@ -37,11 +37,11 @@ async def invoice_image(ctx: SyncContext, invoice_id: str) -> tuple[bytes, str] 
     return None
 
 
-async def _from(ctx: SyncContext, source: str, row) -> bytes | None:  # type: ignore[no-untyped-def]
+async def _from(deps: Deps, source: str, row) -> bytes | None:  # type: ignore[no-untyped-def]
     if source == "psa" and row["source"] == "autotask" and row["external_id"].isdigit():
-        psa = await ctx.conns.autotask()
+        psa = await deps.connections.autotask()
         return await psa.client.invoice_pdf(int(row["external_id"])) if psa else None
     if source == "accounting" and row["accounting_id"]:
-        accounting = await ctx.conns.quickbooks()
+        accounting = await deps.connections.quickbooks()
         return await accounting.client.invoice_pdf(row["accounting_id"]) if accounting else None
     return None

@@ -17,7 +17,7 @@ from billing_shared.outbox import Tx
 from billing_sync.adapters import integration_store, run_store
 from billing_sync.domain.integrations import AUTOTASK
 from billing_sync.domain.runs import VOIDED_INVOICES, Mode, Watermark, choose_mode, plan_since, watermarks_after
-from billing_sync.service.context import SyncContext
+from billing_sync.service.deps import Deps
 from billing_sync.service.publishing import PRODUCER
 
 # Sync events concern the MSP itself, not one client organization: this is their envelope key.
@@ -28,17 +28,17 @@ class RunAborted(Exception):
     """The run is no longer running (cancelled, or the integration was deleted): stop quietly."""
 
 
-async def request_run(ctx: SyncContext, trigger: str, interval_minutes: int | None,
+async def request_run(deps: Deps, trigger: str, interval_minutes: int | None,
                       requested_mode: Mode | None = None) -> tuple[uuid.UUID, bool]:
     """Start a run now, unless one is going: then its id (and False)."""
-    async with ctx.uow.begin() as tx:
+    async with deps.uow.begin() as tx:
         running = await run_store.running(tx.conn, AUTOTASK)
         if running is not None:
             return running["run_id"], False
         last = await run_store.last_started(tx.conn, AUTOTASK)
         mode = choose_mode(bool(last and last["completed"]), requested_mode)
         marks = await run_store.watermarks(tx.conn, AUTOTASK)
-        since = plan_since(mode, marks, timedelta(minutes=ctx.settings.sync_overlap_minutes))
+        since = plan_since(mode, marks, timedelta(minutes=deps.config.sync_overlap_minutes))
         run_id = uuid.uuid4()
         if not await run_store.create(tx.conn, run_id, AUTOTASK, mode, trigger, since):
             raced = await run_store.running(tx.conn, AUTOTASK)
@@ -47,7 +47,7 @@ async def request_run(ctx: SyncContext, trigger: str, interval_minutes: int | No
             producer=PRODUCER, organization_id=SYSTEM_ORGANIZATION,
             data=SyncStartedData(integration=AUTOTASK, run_id=str(run_id), mode=mode,
                                  interval_minutes=interval_minutes)))
-    ctx.runs_wake.set()
+    deps.runs_wake.set()
     return run_id, True
 
 

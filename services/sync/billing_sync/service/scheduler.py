@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 import structlog
 
 from billing_sync.adapters import run_store
+from billing_sync.adapters.locks import try_lock, unlock
 from billing_sync.domain.integrations import AUTOTASK
 from billing_sync.domain.runs import is_due
-from billing_sync.service.context import SyncContext
+from billing_sync.service.deps import Deps
 from billing_sync.service.executor import execute
-from billing_sync.service.locks import unlock
 from billing_sync.service.runs import request_run
 
 log = structlog.get_logger(__name__)
@@ -28,20 +28,20 @@ RUN_LOCK = f"sync-run:{AUTOTASK}"
 
 
 class Scheduler:
-    def __init__(self, ctx: SyncContext) -> None:
-        self.ctx = ctx
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
         self.active: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         try:
             while True:
-                self.ctx.runs_wake.clear()
+                self.deps.runs_wake.clear()
                 try:
                     await self.tick()
                 except Exception:  # noqa: BLE001 - the next tick tries again
                     log.exception("scheduler tick failed")
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.ctx.runs_wake.wait(), self.ctx.settings.scheduler_tick_seconds)
+                    await asyncio.wait_for(self.deps.runs_wake.wait(), self.deps.config.scheduler_tick_seconds)
         finally:
             if self.active is not None and not self.active.done():
                 self.active.cancel()
@@ -51,10 +51,10 @@ class Scheduler:
     async def tick(self) -> None:
         if self.active is not None and not self.active.done():
             return
-        connected = await self.ctx.conns.autotask()
+        connected = await self.deps.connections.autotask()
         if connected is None:
             return
-        pool = self.ctx.uow.pool
+        pool = self.deps.pool
         running = await run_store.running(pool, AUTOTASK)
         if running is None:
             last = await run_store.last_started(pool, AUTOTASK)
@@ -62,7 +62,7 @@ class Scheduler:
             follow_up = bool(last and last["rerun_requested"])  # settings changed during the last run
             if not follow_up and not is_due(last["started_at"] if last else None, interval, datetime.now(UTC)):
                 return
-            await request_run(self.ctx, "follow_up" if follow_up else "schedule", interval)
+            await request_run(self.deps, "follow_up" if follow_up else "schedule", interval)
             running = await run_store.running(pool, AUTOTASK)
             if running is None:
                 return
@@ -70,13 +70,13 @@ class Scheduler:
 
     async def _execute(self, run_id: object) -> None:
         """Execute the run if no other process holds its lock (the lock lives as long as `conn`)."""
-        async with self.ctx.uow.pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", RUN_LOCK):
+        async with self.deps.pool.acquire() as conn:
+            if not await try_lock(conn, RUN_LOCK):
                 return  # another process executes it; look again at the next tick
             try:
                 run = await run_store.get(conn, run_id)  # read again under the lock: progress may have moved
                 if run is not None and run["status"] == "running":
-                    await execute(self.ctx, run)
+                    await execute(self.deps, run)
             finally:
                 await unlock(conn, RUN_LOCK)
-        self.ctx.runs_wake.set()  # what next: another run may be due
+        self.deps.runs_wake.set()  # what next: another run may be due

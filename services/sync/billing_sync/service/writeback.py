@@ -21,6 +21,7 @@ from billing_shared.outbox import Tx
 
 from billing_sync.adapters import psa_invoice_store, writeback_store
 from billing_sync.adapters.accounting import REFERENCE_LENGTH, Accounting
+from billing_sync.adapters.locks import try_lock, unlock
 from billing_sync.adapters.psa import PsaSource
 from billing_sync.adapters.quickbooks import QuickBooksFault
 from billing_sync.adapters.writeback_store import Desired, Pending
@@ -30,9 +31,8 @@ from billing_sync.domain.writeback import (
     payment_matches, target_for,
 )
 from billing_sync.service.accounting_steps import link_update
-from billing_sync.service.context import SyncContext
 from billing_sync.service.customers import customer_for
-from billing_sync.service.locks import unlock
+from billing_sync.service.deps import Deps
 from billing_sync.service.publishing import PublishPolicy, republish
 
 log = structlog.get_logger(__name__)
@@ -63,15 +63,15 @@ async def on_payment_snapshots(tx: Tx, events: Sequence) -> None:  # type: ignor
 
 
 class WritebackWorker:
-    def __init__(self, ctx: SyncContext) -> None:
-        self.ctx = ctx
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        pool = self.ctx.uow.pool
+        pool = self.deps.pool
         async with pool.acquire() as conn:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LOCK):
-                await asyncio.sleep(self.ctx.settings.writeback_poll_seconds * 5)  # another replica leads
+            while not await try_lock(conn, LOCK):
+                await asyncio.sleep(self.deps.config.writeback_poll_seconds * 5)  # another replica leads
 
             def woken(*_: object) -> None:
                 self.wake.set()
@@ -87,51 +87,51 @@ class WritebackWorker:
     async def _loop(self) -> None:
         while True:
             self.wake.clear()
-            batch = await writeback_store.due(self.ctx.uow.pool, BATCH)
+            batch = await writeback_store.due(self.deps.pool, BATCH)
             for pending in batch:
                 await self.handle(pending)
             if len(batch) < BATCH:
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.ctx.settings.writeback_poll_seconds)
+                    await asyncio.wait_for(self.wake.wait(), self.deps.config.writeback_poll_seconds)
 
     async def handle(self, pending: Pending) -> None:
         try:
-            await reconcile(self.ctx, pending)
-            await writeback_store.mark_done(self.ctx.uow.pool, pending.payment_id, pending.seq)
+            await reconcile(self.deps, pending)
+            await writeback_store.mark_done(self.deps.pool, pending.payment_id, pending.seq)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - kept and retried later, never lost
-            s = self.ctx.settings
+            s = self.deps.config
             delay = min(s.writeback_retry_max_seconds, s.writeback_retry_seconds * 2 ** pending.attempts)
             log.warning("payment write-back failed; will retry", payment_id=pending.payment_id,
                         attempt=pending.attempts + 1, delay=delay, error=str(exc)[:300])
-            await writeback_store.mark_failed(self.ctx.uow.pool, pending.payment_id, f"{type(exc).__name__}: {exc}",
+            await writeback_store.mark_failed(self.deps.pool, pending.payment_id, f"{type(exc).__name__}: {exc}",
                                               delay)
 
 
-async def reconcile(ctx: SyncContext, pending: Pending) -> None:
+async def reconcile(deps: Deps, pending: Pending) -> None:
     target = target_for(pending.snapshot)
     touched = set(pending.written) | set(target.applications) | {a.invoice_id for a in pending.snapshot.applications}
-    accounting = await ctx.conns.quickbooks()
+    accounting = await deps.connections.quickbooks()
     if accounting is not None and target.kind != "none":
-        await reconcile_accounting(ctx, accounting.client, pending, target)
-        await refresh_links(ctx, accounting.client, sorted(touched))
-    psa = await ctx.conns.autotask()
+        await reconcile_accounting(deps, accounting.client, pending, target)
+        await refresh_links(deps, accounting.client, sorted(touched))
+    psa = await deps.connections.autotask()
     if psa is not None:
-        await reconcile_paid_dates(ctx, psa.client, sorted(touched))
+        await reconcile_paid_dates(deps, psa.client, sorted(touched))
         policy = PublishPolicy(accounting is not None, psa.settings.currency, datetime.now(UTC).date())
-        async with ctx.uow.begin() as tx:
+        async with deps.uow.begin() as tx:
             await republish(tx, sorted(touched), policy)
 
 
-async def reconcile_accounting(ctx: SyncContext, accounting: Accounting, pending: Pending,
+async def reconcile_accounting(deps: Deps, accounting: Accounting, pending: Pending,
                                target: AccountingTarget) -> None:
-    pool = ctx.uow.pool
+    pool = deps.pool
     snapshot = pending.snapshot
     account_id = pending.accounting_payment_id
     if account_id is None and pending.intent_at is None and target.kind == "void":
-        return await _record(ctx, pending.payment_id, None, False, {})  # never written: nothing to reverse
-    customer_id = await customer_for(ctx.uow, accounting, pending.organization_id, snapshot.currency)
+        return await _record(deps, pending.payment_id, None, False, {})  # never written: nothing to reverse
+    customer_id = await customer_for(deps.uow, accounting, pending.organization_id, snapshot.currency)
     current = None
     if account_id is None and pending.intent_at is not None:  # created before a crash, perhaps
         current = await accounting.find_by_marker("Payment", customer_id, marker(snapshot.payment_id),
@@ -145,14 +145,14 @@ async def reconcile_accounting(ctx: SyncContext, accounting: Accounting, pending
             await writeback_store.forget_accounting_payment(pool, snapshot.payment_id)
             account_id = None
             if target.kind == "void":
-                return await _record(ctx, pending.payment_id, None, False, {})  # nothing of ours to reverse
+                return await _record(deps, pending.payment_id, None, False, {})  # nothing of ours to reverse
     if target.kind == "void":
         if account_id is not None and current is not None:
             if not is_voided(current):
                 await accounting.void_payment(account_id)
-        return await _record(ctx, pending.payment_id, account_id, True, {})
+        return await _record(deps, pending.payment_id, account_id, True, {})
     # Only invoices whose accounting object is still theirs: an id from reset books may name another's
-    linked = {i: str(found["Id"]) for i, found in (await verified_links(ctx, accounting, list(target.applications))).items()}
+    linked = {i: str(found["Id"]) for i, found in (await verified_links(deps, accounting, list(target.applications))).items()}
     lines = target.lines(linked)
     written = {i: a for i, a in target.applications.items() if i in linked and a > 0}
     if account_id is None:
@@ -161,15 +161,15 @@ async def reconcile_accounting(ctx: SyncContext, accounting: Accounting, pending
         created = await accounting.create_payment(
             customer_id, target.total, lines, snapshot.transaction_id or snapshot.payment_id, memo(snapshot),
             (sale.at if sale else datetime.now(UTC)).date())
-        return await _record(ctx, pending.payment_id, str(created["Id"]), False, written)
+        return await _record(deps, pending.payment_id, str(created["Id"]), False, written)
     if current is None:
         current = await accounting.get("Payment", account_id)
     if is_voided(current):
         log.warning("accounting payment is voided; not changed", payment_id=snapshot.payment_id)
-        return await _record(ctx, pending.payment_id, account_id, True, {})
+        return await _record(deps, pending.payment_id, account_id, True, {})
     if not payment_matches(current, target, lines):
         await accounting.update_payment(current, target.total, lines, memo(snapshot))
-    await _record(ctx, pending.payment_id, account_id, False, written)
+    await _record(deps, pending.payment_id, account_id, False, written)
 
 
 async def _ours(accounting: Accounting, account_id: str, snapshot: PaymentSnapshot) -> dict[str, Any] | None:
@@ -187,16 +187,16 @@ async def _ours(accounting: Accounting, account_id: str, snapshot: PaymentSnapsh
     return None
 
 
-async def _record(ctx: SyncContext, payment_id: str, account_id: str | None, voided: bool, written: dict) -> None:
-    async with ctx.uow.begin() as tx:
+async def _record(deps: Deps, payment_id: str, account_id: str | None, voided: bool, written: dict) -> None:
+    async with deps.uow.begin() as tx:
         await writeback_store.record_written(tx.conn, payment_id, account_id, voided, written)
 
 
-async def verified_links(ctx: SyncContext, accounting: Accounting,
+async def verified_links(deps: Deps, accounting: Accounting,
                          invoice_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Invoice id -> its accounting invoice as read now, for the linked invoices whose object still
     exists. A link whose id now names another object, or nothing (reset books), is retired."""
-    linked = await psa_invoice_store.current_links(ctx.uow.pool, accounting.realm_id, invoice_ids)
+    linked = await psa_invoice_store.current_links(deps.pool, accounting.realm_id, invoice_ids)
     found: dict[str, dict[str, Any]] = {}
     gone = []
     for invoice_id, link in sorted(linked.items()):
@@ -213,21 +213,21 @@ async def verified_links(ctx: SyncContext, accounting: Accounting,
             gone.append(invoice_id)
     if gone:
         log.warning("accounting invoices gone from the books; links retired", invoices=gone)
-        async with ctx.uow.begin() as tx:
+        async with deps.uow.begin() as tx:
             await psa_invoice_store.retire_links(tx.conn, gone)
     return found
 
 
-async def refresh_links(ctx: SyncContext, accounting: Accounting, invoice_ids: Sequence[str]) -> None:
+async def refresh_links(deps: Deps, accounting: Accounting, invoice_ids: Sequence[str]) -> None:
     """Read the touched invoices back (balances moved), so no stale balance makes one look paid."""
-    found = await verified_links(ctx, accounting, invoice_ids)
-    async with ctx.uow.begin() as tx:
+    found = await verified_links(deps, accounting, invoice_ids)
+    async with deps.uow.begin() as tx:
         await psa_invoice_store.upsert_links(tx.conn, accounting.realm_id,
                                              [link_update(i, current) for i, current in sorted(found.items())])
 
 
-async def reconcile_paid_dates(ctx: SyncContext, psa: PsaSource, invoice_ids: Sequence[str]) -> None:
-    pool = ctx.uow.pool
+async def reconcile_paid_dates(deps: Deps, psa: PsaSource, invoice_ids: Sequence[str]) -> None:
+    pool = deps.pool
     rows = await psa_invoice_store.psa_totals(pool, invoice_ids)
     applied = await writeback_store.live_applied(pool, invoice_ids)
     changes = paid_dates({r["invoice_id"]: r["total"] for r in rows}, applied,

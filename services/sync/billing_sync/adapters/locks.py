@@ -4,6 +4,11 @@ from __future__ import annotations
 import asyncpg
 
 
+async def try_lock(conn: asyncpg.Connection, name: str) -> bool:
+    """Take the session advisory lock `name` if no other session holds it; it lives as long as `conn`."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name))
+
+
 async def unlock(conn: asyncpg.Connection, name: str) -> None:
     """Release a session advisory lock before the connection goes back to the pool; a connection
     that cannot say it released it is closed, so that the lock goes with it."""
