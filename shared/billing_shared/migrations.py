@@ -48,7 +48,3 @@ async def migrate(pool: asyncpg.Pool, schema: str, package: str | None) -> list[
     if applied_now:
         log.info("migrations applied", schema=schema, applied=applied_now)
     return applied_now
-
-
-def migration_names(package: str) -> list[str]:
-    return [name for name, _ in _sql_files(package)]

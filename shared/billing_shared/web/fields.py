@@ -11,7 +11,6 @@ from pydantic import AfterValidator, Field, StrictInt
 from billing_shared.text import CONTROL_CHARACTERS
 
 INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
 
 
 def _one_line(value: str) -> str:

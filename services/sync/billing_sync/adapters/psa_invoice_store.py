@@ -277,10 +277,6 @@ async def record_intent(conn: Db, invoice_id: str, realm_id: str, customer_id: s
            RETURNING customer_id, marker, created_at""", invoice_id, realm_id, customer_id, marker)
 
 
-async def all_invoice_ids(conn: Db) -> list[str]:
-    return [r["invoice_id"] for r in await conn.fetch("SELECT invoice_id FROM psa_invoices ORDER BY invoice_id")]
-
-
 async def psa_totals(conn: Db, invoice_ids: Sequence[str]) -> list[asyncpg.Record]:
     """External id, total and the paid date sync wrote, for PSA invoices among `invoice_ids`."""
     return await conn.fetch(

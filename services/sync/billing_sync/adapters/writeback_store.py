@@ -64,7 +64,6 @@ class Pending:
     snapshot: PaymentSnapshot
     seq: int
     accounting_payment_id: str | None
-    accounting_voided: bool
     intent_at: datetime | None
     attempts: int
     written: dict[str, Decimal]
@@ -73,14 +72,14 @@ class Pending:
 async def due(conn: Db, limit: int) -> list[Pending]:
     rows = await conn.fetch(
         """SELECT w.payment_id, w.organization_id, w.desired, w.desired_seq, w.accounting_payment_id,
-                  w.accounting_voided, w.intent_at, w.attempts,
+                  w.intent_at, w.attempts,
                   coalesce((SELECT jsonb_object_agg(a.invoice_id, a.written_amount::text) FROM writeback_applications a
                             WHERE a.payment_id = w.payment_id AND a.written_amount > 0), '{}') AS written
            FROM payment_writebacks w
            WHERE w.desired_seq > w.done_seq AND w.next_attempt_at <= now()
            ORDER BY w.next_attempt_at, w.payment_id LIMIT $1""", limit)
     return [Pending(r["payment_id"], r["organization_id"], PaymentSnapshot.model_validate(r["desired"]),
-                    r["desired_seq"], r["accounting_payment_id"], r["accounting_voided"], r["intent_at"],
+                    r["desired_seq"], r["accounting_payment_id"], r["intent_at"],
                     r["attempts"], {k: Decimal(str(v)) for k, v in r["written"].items()}) for r in rows]
 
 
