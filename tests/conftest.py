@@ -13,12 +13,14 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack.kafka import KafkaBroker, wait_until_ready
 from devstack.ports import free_port
@@ -45,7 +47,10 @@ class _Servers:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
             (self.home / "kafka").mkdir(parents=True)
-            broker = KafkaBroker(self.home / "kafka", port=free_port(), controller_port=free_port(), fast_start=True)
+            # 1 GiB: every test makes its own topics, and a broker holding thousands of partitions runs out
+            # of a smaller heap (tests delete theirs at the end; a few module-wide ones stay).
+            broker = KafkaBroker(self.home / "kafka", port=free_port(), controller_port=free_port(), fast_start=True,
+                                 heap="1g")
             self.broker = broker.start()
             bootstrap = broker.bootstrap
         admin_url = os.environ.get("DATABASE_URL")
@@ -111,6 +116,22 @@ async def database_url(infra: Infra) -> str:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    """Topics of this test live under their own prefix, so tests never read each other's events."""
-    return f"t{uuid.uuid4().hex[:10]}."
+async def topic_prefix(infra: Infra) -> AsyncIterator[str]:
+    """Topics of this test live under their own prefix, so tests never read each other's events; they are
+    deleted when the test ends, so the broker does not carry every test's partitions to the end."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    await delete_topics(infra.kafka_bootstrap, prefix)
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine, timeout_ms=10_000)
+    except Exception:  # noqa: BLE001 - a topic left behind costs memory, not correctness
+        pass
+    finally:
+        await admin.close()

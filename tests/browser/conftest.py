@@ -28,6 +28,8 @@ USERS = [
     {"email": "manager@msp.example", "password": PASSWORD, "role": "manager"},
     {"email": "pat@acme.example", "password": PASSWORD, "role": "client",
      "organization_id": "autotask:678", "contact_id": "autotask:901"},
+    {"email": "lee@birch.example", "password": PASSWORD, "role": "client",
+     "organization_id": "autotask:679", "contact_id": "autotask:903"},
 ]
 
 
@@ -65,11 +67,24 @@ async def gateway_sim(payments_port: int) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@pytest.fixture
-async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim,
-                        payments_port) -> AsyncIterator[System]:
-    """sync, payments and the portal as processes sharing one identity key, and the gateway simulator."""
-    env = {
+async def _portal_system(env: dict[str, str], log_dir, payments_port: int, *,
+                         notifications: bool) -> AsyncIterator[System]:
+    system = System(env, log_dir)
+    system.urls["payments"] = f"http://127.0.0.1:{payments_port}"
+    try:
+        for name in ("sync", "payments", *(("notifications",) if notifications else ())):
+            await system.start(name)
+        system.env.update(SYNC_URL=system.urls["sync"], PAYMENTS_URL=system.urls["payments"],
+                          # not started: its pages show that it is down
+                          NOTIFICATIONS_URL=system.urls.get("notifications", "http://127.0.0.1:9"))
+        await system.start("portal")
+        yield system
+    finally:
+        system.stop_all()
+
+
+def _env(infra, database_url: str, topic_prefix: str, gateway_sim: str) -> dict[str, str]:
+    return {
         "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": topic_prefix, "API_TOKENS": json.dumps(TOKENS), "SECRETS_KEY": new_key(),
         "IDENTITY_KEY": secrets.token_urlsafe(48), "PORTAL_USERS": json.dumps(USERS),
@@ -77,18 +92,26 @@ async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim
         "WRITEBACK_POLL_SECONDS": "0.5", "WRITEBACK_RETRY_SECONDS": "0.2",
         "GATEWAY_BASE_URL": gateway_sim, "GATEWAY_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "GATEWAY_TIMEOUT_SECONDS": "2",
         "RECONCILE_INTERVAL_SECONDS": "0.3", "PENDING_GRACE_SECONDS": "3",
+        "PSA_USERNAME": "", "PSA_SECRET": "", "PSA_INTEGRATION_CODE": "",
     }
-    system = System(env, tmp_path / "logs")
-    system.urls["payments"] = f"http://127.0.0.1:{payments_port}"
-    try:
-        for name in ("sync", "payments"):
-            await system.start(name)
-        system.env.update(SYNC_URL=system.urls["sync"], PAYMENTS_URL=system.urls["payments"],
-                          NOTIFICATIONS_URL="http://127.0.0.1:9")  # not started: its pages show it is down
-        await system.start("portal")
+
+
+@pytest.fixture
+async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim,
+                        payments_port) -> AsyncIterator[System]:
+    """sync, payments and the portal as processes sharing one identity key, and the gateway simulator."""
+    env = _env(infra, database_url, topic_prefix, gateway_sim)
+    async for system in _portal_system(env, tmp_path / "logs", payments_port, notifications=False):
         yield system
-    finally:
-        system.stop_all()
+
+
+@pytest.fixture
+async def full_portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim,
+                             payments_port) -> AsyncIterator[System]:
+    """As portal_system, with the notifications service too (no PSA credentials in its environment)."""
+    env = _env(infra, database_url, topic_prefix, gateway_sim)
+    async for system in _portal_system(env, tmp_path / "logs", payments_port, notifications=True):
+        yield system
 
 
 @pytest.fixture

@@ -51,10 +51,13 @@ async def test_an_admin_sees_each_service_health_and_the_audit_log_of_sign_ins(p
     await sign_in(page, portal, "admin@msp.example")
     await expect(page).to_have_url(f"{portal}/integrations")
     await page.get_by_role("link", name="Operations").click()
-    rows = page.get_by_role("row")
+    rows = page.locator("table").first.get_by_role("row")
     await expect(rows.filter(has_text="sync")).to_contain_text("Healthy")
     await expect(rows.filter(has_text="payments")).to_contain_text("Healthy")
     await expect(rows.filter(has_text="notifications")).to_contain_text("Not answering")
+    dead_letters = page.locator("table").nth(1).get_by_role("row")
+    await expect(dead_letters.filter(has_text="billing.payments.v1")).to_contain_text("0")
+    await expect(dead_letters).to_have_count(7)  # a header and six topics
     await page.get_by_role("link", name="Audit log").click()
     await expect(page.get_by_role("row").filter(has_text="admin@msp.example")).to_contain_text("signed in")
 
@@ -98,6 +101,6 @@ async def test_passwords_are_stored_as_argon2_hashes_and_sessions_as_digests(por
         tokens = await conn.fetch("SELECT token_hash FROM portal.sessions")
     finally:
         await conn.close()
-    assert len(hashes) == 3 and all(h["password_hash"].startswith("$argon2id$") for h in hashes)
+    assert len(hashes) == 4 and all(h["password_hash"].startswith("$argon2id$") for h in hashes)
     assert all(PASSWORD not in h["password_hash"] for h in hashes)
     assert tokens and all(session.encode() not in bytes(t["token_hash"]) for t in tokens)

@@ -11,22 +11,18 @@ from aiohttp import web
 
 from billing_shared.runtime import RUNTIME, Runtime
 from billing_shared.web.app import HEALTH_CHECKS, health, metrics, metrics_middleware
+from billing_shared.web.deps import install_slot
 from billing_shared.web.openapi import build_openapi
 
 from billing_portal.adapters import session_store
 from billing_portal.adapters.services_api import ServiceClient, Services
 from billing_portal.config import PortalSettings
-from billing_portal.entrypoints import (
-    pages_admin, pages_auth, pages_client, pages_integrations, pages_invoices, pages_pay, pages_payments,
-    pages_settings, pages_staff,
-)
-from billing_portal.entrypoints.web_support import DEPS, DepsSlot, csrf_check, errors_as_pages, security_headers, sessions
+from billing_portal.entrypoints.http import add_pages
+from billing_portal.entrypoints.web_support import csrf_check, errors_as_pages, security_headers, sessions
 from billing_portal.service.deps import Deps
 from billing_portal.service.seeding import seed_users
 
 HERE = Path(__file__).parent
-PAGES = (pages_auth, pages_staff, pages_client, pages_admin, pages_integrations, pages_settings, pages_pay,
-         pages_payments, pages_invoices)
 SWEEP_SECONDS = 600
 
 
@@ -54,18 +50,16 @@ def build_app(settings: PortalSettings) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_static("/static/", HERE / "static")
-    for module in PAGES:
-        app.router.add_routes(module.routes)
+    add_pages(app)
 
     runtime = Runtime(name="portal", schema="portal", package="billing_portal", settings=settings)
     app[RUNTIME] = runtime
-    app[DEPS] = slot = DepsSlot()
+    slot = install_slot(app)
 
     async def wire(rt: Runtime) -> None:
         http = aiohttp.ClientSession()
         rt.close_at_stop(http.close)
-        deps = Deps(pool=rt.pool, services=services(settings, http), config=settings)
-        slot.deps = deps
+        deps = slot.fill(Deps(pool=rt.pool, services=services(settings, http), config=settings))
         await seed_users(deps, settings.portal_users)
 
         async def sweep_sessions() -> None:

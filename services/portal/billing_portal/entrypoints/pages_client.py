@@ -61,7 +61,10 @@ async def add_method(request: web.Request) -> web.Response:
 
 @routes.get("/portal/wallet/{method_id}/remove")
 async def confirm_remove(request: web.Request) -> web.Response:
-    require(request, "client")
+    who = require(request, "client")
+    methods = await deps(request).services.payments.call(who.identity(), "GET", _wallet_path(who.organization_id))
+    if not any(m["method_id"] == request.match_info["method_id"] for m in methods["items"]):
+        raise web.HTTPNotFound()
     return page(request, "confirm.html", {
         "title": "Remove this payment method?", "message": "It is deleted from the gateway's vault as well.",
         "action": f"/portal/wallet/{request.match_info['method_id']}/remove", "back": "/portal/wallet"})

@@ -59,7 +59,7 @@ async def integrations(request: web.Request) -> web.Response:
     return await _render(request)
 
 
-@routes.post("/integrations/{name}")
+@routes.post("/integrations/{name:autotask|quickbooks}")
 async def save(request: web.Request) -> web.Response:
     who = require(request, "admin")
     form = _form(request)
@@ -78,7 +78,7 @@ async def save(request: web.Request) -> web.Response:
     raise redirect(request, "/integrations", flash=f"{form.title} settings saved")
 
 
-@routes.post("/integrations/{name}/test")
+@routes.post("/integrations/{name:autotask|quickbooks}/test")
 async def test_connection(request: web.Request) -> web.Response:
     who = require(request, "admin")
     form = _form(request)
@@ -107,7 +107,7 @@ async def run_progress(request: web.Request) -> web.Response:
     return web.json_response(run)
 
 
-@routes.get("/integrations/{name}/delete")
+@routes.get("/integrations/{name:autotask|quickbooks}/delete")
 async def confirm_delete(request: web.Request) -> web.Response:
     require(request, "admin")
     return page(request, "confirm.html", {
@@ -116,7 +116,7 @@ async def confirm_delete(request: web.Request) -> web.Response:
         "action": f"/integrations/{_form(request).name}/delete", "back": "/integrations"})
 
 
-@routes.post("/integrations/{name}/delete")
+@routes.post("/integrations/{name:autotask|quickbooks}/delete")
 async def delete(request: web.Request) -> web.Response:
     who = require(request, "admin")
     form = _form(request)

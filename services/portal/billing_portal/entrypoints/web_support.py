@@ -8,6 +8,8 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
+from billing_shared.web.deps import deps_of
+
 from billing_portal.adapters import audit_store, session_store, user_store
 from billing_portal.adapters.services_api import ServiceError, ServiceUnavailable
 from billing_portal.domain import csrf
@@ -23,20 +25,13 @@ PRE_SESSION_COOKIE = "billing_presession"  # the sign-in form's CSRF token, befo
 OPEN_PATHS = ("/login", "/health", "/metrics", "/openapi.json", "/static/")
 
 
-class DepsSlot:
-    """Filled when the runtime has started (the app is frozen by then, so the key holds a slot)."""
-
-    deps: Deps
-
-
-DEPS = web.AppKey("deps", DepsSlot)
 USER = web.RequestKey("user", User)
 CSRF = web.RequestKey("csrf", str)
 SESSION_TOKEN = web.RequestKey("session_token", str)
 
 
 def deps(request: web.Request) -> Deps:
-    return request.app[DEPS].deps
+    return deps_of(request)
 
 
 def user(request: web.Request) -> User:

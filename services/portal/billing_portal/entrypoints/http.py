@@ -1,0 +1,18 @@
+"""The portal's pages, collected in one place."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import (
+    pages_admin, pages_auth, pages_client, pages_integrations, pages_invoices, pages_notifications, pages_pay,
+    pages_payments, pages_settings, pages_staff,
+)
+
+# Order matters where paths overlap: more specific modules first.
+PAGES = (pages_auth, pages_staff, pages_client, pages_admin, pages_integrations, pages_settings, pages_pay,
+         pages_payments, pages_invoices, pages_notifications)
+
+
+def add_pages(app: web.Application) -> None:
+    for module in PAGES:
+        app.router.add_routes(module.routes)
