@@ -136,6 +136,7 @@ async def up() -> int:
         STATE.write_text(json.dumps(state, indent=2))
         await _wait_ports([(m, int(m.name.split(":")[1])) for m in started if ":" in m.name])
         await wait_healthy(started, timeout=120)
+        demo_line = await _demo(state, env, ports)
     except BaseException:
         STATE.write_text(json.dumps(state, indent=2))
         print(f"make up failed; logs are in {logs}. Stopping what was started.")
@@ -145,7 +146,23 @@ async def up() -> int:
     state["tokens"] = json.loads(env["API_TOKENS"])
     STATE.write_text(json.dumps(state, indent=2))
     _print_summary(state)
+    if demo_line:
+        print(demo_line)
     return 0
+
+
+async def _demo(state: dict, env: dict[str, str], ports: Ports) -> str | None:
+    """The demo world (DEMO=0 skips it), through the simulators' control surface and the services' APIs."""
+    if os.environ.get("DEMO", "1") == "0":
+        return None
+    admin = next((t["token"] for t in json.loads(env["API_TOKENS"]) if t.get("role") == "admin"), None)
+    if admin is None:
+        return "demo world skipped: API_TOKENS has no admin token"
+    from .demo import seed
+
+    print("seeding the demo world and running its first sync ...", flush=True)
+    urls = {**state["urls"], "psa": f"http://127.0.0.1:{ports.psa}", "accounting": f"http://127.0.0.1:{ports.accounting}"}
+    return await seed(urls, admin)
 
 
 def _service_env(ports: Ports, bootstrap: str, database_url: str) -> dict[str, str]:

@@ -46,8 +46,14 @@ async def _order_summary(request: web.Request, *, error: str | None = None, type
         payments.call(who.identity(), "GET", "/v1/payment-form"))
     contact_id = _contact(who, (typed or {}).get("contact_id") or request.query.get("contact_id"))
     wallet = await payments.call(who.identity(), "GET", f"/v1/organizations/{invoice['organization_id']}/wallet")
+    contact_name = None
+    if who.role != "client" and contact_id:
+        contacts = await deps(request).services.sync.call(
+            who.identity(), "GET", f"/v1/organizations/{invoice['organization_id']}/contacts", params={"limit": "200"})
+        contact_name = next((c["name"] for c in contacts["items"] if c["contact_id"] == contact_id), None)
     response = page(request, "order_summary.html", {
         "invoice": invoice, "form": form, "wallet": wallet["items"], "contact_id": contact_id,
+        "contact_name": contact_name,
         "idempotency_key": str(uuid.uuid4()),  # minted with the page: a double click or a resubmit pays once
         "amount": (typed or {}).get("amount") or invoice["balance"], "error": error,
         "back": f"/organizations/{invoice['organization_id']}/invoices" if who.role != "client" else "/portal/invoices",
