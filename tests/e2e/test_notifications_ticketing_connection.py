@@ -52,3 +52,14 @@ async def test_an_admin_connects_ticketing_reads_picklists_and_tickets_use_it(st
     assert tested["ok"] is False and tested["reason"]
     await stack.api("DELETE", "/v1/settings/ticketing/connection", status=204)
     await stack.api("GET", "/v1/settings/ticketing/connection", status=404)
+
+
+async def test_ticketing_values_the_tenants_picklists_do_not_have_are_refused(stack):
+    await stack.start()  # PSA credentials from the environment
+    refused = await stack.api("PUT", "/v1/settings/ticketing", {"priority": 209, "queue_id": 8}, status=422)
+    assert refused["error"]["code"] == "invalid_request"
+    assert set(refused["error"]["details"]["fields"]) == {"priority"}
+    assert "209 is not an active Autotask priority" in refused["error"]["message"]
+    assert (await stack.api("GET", "/v1/settings/ticketing"))["priority"] == 2  # unchanged
+    changed = await stack.api("PUT", "/v1/settings/ticketing", {"priority": 1, "queue_id": 8, "issue_type_id": 3})
+    assert (changed["priority"], changed["queue_id"], changed["issue_type_id"]) == (1, 8, 3)

@@ -12,6 +12,8 @@ from billing_shared.web.routes import ApiRoutes
 from billing_notifications.adapters import settings_store
 from billing_notifications.domain.catalog import NOTIFICATION_TYPES, merge_switches
 
+from billing_notifications.service import picklists
+
 from .web_support import deps
 from .views import NotificationSettings, NotificationSettingsChange, Ticketing
 
@@ -58,6 +60,11 @@ async def put_ticketing(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise invalid_request("the body must be an object")
     change = Ticketing.model_validate(body)
+    problems = await picklists.unknown_values(deps(request).desks, {name: getattr(change, name)
+                                                                   for name in change.model_fields_set})
+    if problems:
+        first = next(iter(problems))
+        raise invalid_request(f"{first}: {problems[first]}", {"fields": problems})
     async with deps(request).pool.acquire() as conn, conn.transaction():
         await settings_store.lock_ticketing(conn)
         current = await settings_store.ticketing(conn)
