@@ -49,6 +49,11 @@ class ServiceSettings(BaseSettings):
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _parse_tokens(cls, value: object) -> object:
-        if isinstance(value, str):
-            return json.loads(value) if value.strip() else []
-        return value
+        return json_list(value)
+
+
+def json_list(value: object) -> object:
+    """A list setting given in the environment as JSON text (an empty text is an empty list)."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else []
+    return value

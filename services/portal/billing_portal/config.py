@@ -1,13 +1,11 @@
 """The portal's settings, from the environment."""
 from __future__ import annotations
 
-import json
-
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 from typing_extensions import Annotated
 
-from billing_shared.settings import Role, ServiceSettings
+from billing_shared.settings import Role, ServiceSettings, json_list
 
 DEMO_PASSWORD = "demo-password"
 
@@ -56,9 +54,7 @@ class PortalSettings(ServiceSettings):
     @field_validator("portal_users", mode="before")
     @classmethod
     def _parse_users(cls, value: object) -> object:
-        if isinstance(value, str):
-            return json.loads(value) if value.strip() else []
-        return value
+        return json_list(value)
 
     @model_validator(mode="after")
     def _needs_identity_key(self) -> "PortalSettings":
