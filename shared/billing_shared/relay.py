@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import asyncpg
 import structlog
@@ -31,6 +32,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_seconds: float = 0.25,
         retention_days: int = 7,
+        purge_every_seconds: float = 3600.0,
     ) -> None:
         self.pool = pool
         self.producer = producer
@@ -38,6 +40,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retention_days = retention_days
+        self.purge_every_seconds = purge_every_seconds
+        self._next_purge = 0.0  # the leader purges published rows older than the retention, now and then
         self._wake = asyncio.Event()
         self._leader: asyncpg.Connection | None = None
 
@@ -53,6 +57,7 @@ class OutboxRelay:
                         await self._sleep(max(self.poll_seconds, 1.0))
                         continue
                     sent = await self.publish_once()
+                    await self._purge_when_due()
                     backoff = 0.1
                     if sent < self.batch_size:
                         await self._sleep(self.poll_seconds)
@@ -113,7 +118,16 @@ class OutboxRelay:
             acks.append(await self.producer.send_batch(batch, topic, partition=partition))
         return acks
 
+    async def _purge_when_due(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_purge:
+            self._next_purge = now + self.purge_every_seconds
+            purged = await self.purge_published()
+            if purged:
+                log.info("published outbox rows purged", schema=self.schema, rows=purged, days=self.retention_days)
+
     async def purge_published(self) -> int:
+        """Published rows older than the retention: the table holds what is pending and a few days of history."""
         async with self.pool.acquire() as conn:
             status = await conn.execute(
                 "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)", self.retention_days

@@ -16,7 +16,7 @@ from billing_shared.kafka.topics import TopicNames, ensure_topics
 from billing_shared.migrations import migrate
 from billing_shared.outbox import UnitOfWork
 from billing_shared.relay import OutboxRelay
-from tests.support import read_topic
+from tests.support import eventually, read_topic
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,3 +76,37 @@ async def test_concurrent_writers_and_relays_never_skip_a_row_or_reorder_a_key(i
         assert seqs == sorted(seqs), f"{writer}'s events of key {key} arrived out of order: {seqs}"
     assert sum(len(v) for v in seen.values()) == 2 * PER_WRITER
     await pool.close()
+
+
+async def test_the_relay_purges_published_rows_past_the_retention_and_keeps_the_rest(infra, database_url,
+                                                                                    topic_prefix):
+    names = TopicNames(topic_prefix)
+    await ensure_topics(infra.kafka_bootstrap, names.all(), partitions=3)
+    pool = await create_pool(database_url, "purgetest", max_size=4)
+    await migrate(pool, "purgetest", None)
+    producer = make_producer(infra.kafka_bootstrap)
+    await producer.start()
+    relay = OutboxRelay(pool, producer, schema="purgetest", poll_seconds=0.01, retention_days=7)
+    uow = UnitOfWork(pool, names, on_commit=relay.wake)
+    try:
+        for seq in range(3):
+            async with uow.begin() as tx:
+                tx.publish(BILLING_SYNC, progress("w", "org", seq))
+        async with pool.acquire() as conn:
+            old = await conn.fetch("SELECT id FROM outbox ORDER BY id LIMIT 2")
+            # two rows published long ago, one not published yet
+            await conn.execute("UPDATE outbox SET published_at = now() - interval '8 days' WHERE id = ANY($1::bigint[])",
+                               [r["id"] for r in old])
+        task = asyncio.create_task(relay.run())
+        try:
+            async def settled() -> bool:
+                async with pool.acquire() as conn:
+                    left = await conn.fetch("SELECT published_at FROM outbox")
+                return len(left) == 1 and left[0]["published_at"] is not None
+            await eventually(settled, timeout=20)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await producer.stop()
+        await pool.close()
