@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -80,6 +80,20 @@ def int_before(page: PageRequest) -> int | None:
     if len(page.after) != 1 or type(page.after[0]) is not int or not 0 <= page.after[0] < 2**63:
         raise _refused()
     return page.after[0]
+
+
+def date_and_text_before(page: PageRequest) -> tuple[date, str] | None:
+    """A list ordered by (date, text key), newest first: the key of the last item returned."""
+    if page.after is None:
+        return None
+    try:
+        day, key = page.after
+        before = date.fromisoformat(day), key
+    except (TypeError, ValueError, AttributeError):
+        raise _refused() from None
+    if not isinstance(key, str) or CONTROL_CHARACTERS.search(key):
+        raise _refused()
+    return before
 
 
 def time_and_id_before(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:

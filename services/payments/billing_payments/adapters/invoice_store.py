@@ -117,6 +117,19 @@ STATUS_SQL = """CASE WHEN source_status = 'voided' THEN 'voided'
                      WHEN source_status = 'paid' OR total - applied = 0 THEN 'paid' ELSE 'open' END"""  # total >= applied
 
 
+async def newest_of(conn: asyncpg.Connection | asyncpg.Pool, *, organization_id: str, status: str | None,
+                    before: tuple[date, str] | None, limit: int) -> list[PayableInvoice]:
+    """One organization's invoices, newest first (issued date, then id)."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM invoices
+            WHERE organization_id = $1 AND ($2::text IS NULL OR {STATUS_SQL} = $2)
+              AND ($3::date IS NULL OR (issued_on, invoice_id) < ($3, $4))
+            ORDER BY issued_on DESC, invoice_id DESC LIMIT $5""",
+        organization_id, status, before[0] if before else None, before[1] if before else "", limit,
+    )
+    return [to_invoice(r) for r in rows]
+
+
 async def list_invoices(
     conn: asyncpg.Connection | asyncpg.Pool, *, organization_id: str | None, status: str | None,
     after: str, limit: int,

@@ -20,9 +20,8 @@ async def invoices(request: web.Request) -> web.Response:
     who = require(request, "client")
     listed = await deps(request).services.payments.call(
         who.identity(), "GET", "/v1/invoices",
-        params={"organization_id": who.organization_id or "", "limit": "50", **_cursor(request)})
-    items = sorted(listed["items"], key=lambda i: (i["issued_on"], i["invoice_id"]), reverse=True)
-    return page(request, "client_invoices.html", {"invoices": items, "next_cursor": listed["next_cursor"]})
+        params={"organization_id": who.organization_id or "", "order": "newest", "limit": "50", **_cursor(request)})
+    return page(request, "client_invoices.html", {"invoices": listed["items"], "next_cursor": listed["next_cursor"]})
 
 
 @routes.get("/portal/payments")

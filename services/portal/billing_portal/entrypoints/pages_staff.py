@@ -33,12 +33,12 @@ async def invoice_history(request: web.Request) -> web.Response:
     services = deps(request).services
     invoices, contacts = await asyncio.gather(
         services.payments.call(who.identity(), "GET", "/v1/invoices",
-                               params={"organization_id": organization_id, "limit": PAGE_SIZE, **_cursor(request)}),
+                               params={"organization_id": organization_id, "order": "newest", "limit": PAGE_SIZE,
+                                       **_cursor(request)}),
         services.sync.call(who.identity(), "GET", f"/v1/organizations/{organization_id}/contacts",
                            params={"limit": "200"}))
-    items = sorted(invoices["items"], key=lambda i: (i["issued_on"], i["invoice_id"]), reverse=True)
     return page(request, "invoice_history.html", {
-        "organization_id": organization_id, "invoices": items, "next_cursor": invoices["next_cursor"],
+        "organization_id": organization_id, "invoices": invoices["items"], "next_cursor": invoices["next_cursor"],
         "contacts": [c for c in contacts["items"] if c["active"]]})
 
 
