@@ -62,6 +62,12 @@ async def test_an_admin_connects_both_integrations_tests_syncs_and_deletes(porta
 
         await page.goto(f"{portal}/organizations")
         await expect(page.get_by_role("row").filter(has_text="Acme Dental")).to_be_visible()
+        await page.get_by_label("Search organizations").fill("DENT")
+        await page.get_by_role("button", name="Search").click()
+        await expect(page.get_by_role("row").filter(has_text="Acme Dental")).to_be_visible()
+        await page.get_by_label("Search organizations").fill("100%_")  # LIKE's wildcards are taken literally
+        await page.get_by_role("button", name="Search").click()
+        await expect(page.get_by_text("No organization's name holds “100%_”.")).to_be_visible()
 
         await page.goto(f"{portal}/integrations")
         await card(page, "Autotask").get_by_role("button", name="Delete").click()

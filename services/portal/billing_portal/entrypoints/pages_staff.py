@@ -18,11 +18,10 @@ def _cursor(request: web.Request) -> dict[str, str]:
 @routes.get("/organizations")
 async def organizations(request: web.Request) -> web.Response:
     who = require(request, "manager")
-    listed = await deps(request).services.sync.call(who.identity(), "GET", "/v1/organizations",
-                                                    params={"limit": PAGE_SIZE, **_cursor(request)})
-    search = request.query.get("q", "").strip().lower()
-    items = [o for o in listed["items"] if search in o["name"].lower()] if search else listed["items"]
-    return page(request, "organizations.html", {"organizations": items, "q": request.query.get("q", ""),
+    search = request.query.get("q", "").strip()
+    listed = await deps(request).services.sync.call(who.identity(), "GET", "/v1/organizations", params={
+        "limit": PAGE_SIZE, **({"q": search} if search else {}), **_cursor(request)})
+    return page(request, "organizations.html", {"organizations": listed["items"], "q": search,
                                                 "next_cursor": listed["next_cursor"]})
 
 

@@ -151,12 +151,17 @@ async def contacts_by_id(conn: asyncpg.Connection, contact_ids: Sequence[str]) -
            FROM contacts WHERE contact_id = ANY($1::text[])""", list(contact_ids))
 
 
-async def organizations_page(conn: Db, after: str, limit: int) -> list[asyncpg.Record]:
-    """Organizations by id, after `after`, for the staff's listing."""
+async def organizations_page(conn: Db, after: str, limit: int, name_contains: str | None = None) -> list[asyncpg.Record]:
+    """Organizations by id, after `after`, for the staff's listing; those whose name holds `name_contains`
+    (any case) when it is given."""
+    pattern = None
+    if name_contains:
+        pattern = "%" + name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return await conn.fetch(
         """SELECT organization_id, name, active, default_contact_id FROM organizations
-           WHERE organization_id > $1 ORDER BY organization_id LIMIT $2""",
-        after, limit,
+           WHERE organization_id > $1 AND ($3::text IS NULL OR name ILIKE $3)
+           ORDER BY organization_id LIMIT $2""",
+        after, limit, pattern,
     )
 
 

@@ -19,10 +19,11 @@ routes = ApiRoutes()
 CLIENT_QUOTES_KEY = "client_quotes"
 
 
-@routes.get("/v1/organizations", summary="Mirrored organizations", roles=("manager",))
+@routes.get("/v1/organizations", summary="Mirrored organizations (q: name contains, any case)", roles=("manager",))
 async def list_organizations(request: web.Request) -> web.Response:
     page = page_request(request)
-    rows = await directory_store.organizations_page(deps(request).pool, text_after(page), page.limit + 1)
+    search = (request.query.get("q") or "").strip()[:200] or None
+    rows = await directory_store.organizations_page(deps(request).pool, text_after(page), page.limit + 1, search)
     return json_ok({
         "items": [dict(r) for r in rows[: page.limit]],
         "next_cursor": next_cursor(rows, page.limit, lambda r: [r["organization_id"]]),
