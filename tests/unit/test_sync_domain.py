@@ -19,7 +19,8 @@ from billing_sync.domain.invoices import (
 )
 from billing_sync.domain.runs import Watermark, advance, choose_mode, is_due, plan_since, watermarks_after
 from billing_sync.domain.writeback import (
-    accepts, by_payment, latest_in_order, live_applications, paid_dates, payment_matches, target_for,
+    accepts, as_recorded, by_payment, latest_in_order, live_applications, newest_live, paid_dates, payment_matches,
+    target_for,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -169,6 +170,27 @@ def test_snapshots_are_taken_in_arrival_order_not_by_the_senders_clock():
     unapplied = snapshot(applied="0.00", unapplied="500.00", applications=())
     assert latest_in_order(None, [unapplied, snapshot()]) == snapshot()
     assert latest_in_order(None, [snapshot(), unapplied]) == unapplied
+
+
+def test_a_reversed_payment_is_recorded_as_it_last_stood_before_it_is_voided():
+    # as payments publishes it: every amount 0.00, no applications, the sale row kept for audit
+    cancelled = snapshot().model_copy(update={"status": "cancelled", "sale_amount": D("0.00"),
+                                              "applied_amount": D("0.00"), "applications": []})
+    # the succeeded snapshot is remembered even when the cancel follows it in the same batch
+    assert newest_live(None, [snapshot(), cancelled]) == snapshot()
+    assert newest_live("cancelled", [snapshot()]) is None  # a late "succeeded" never counts
+    assert newest_live(None, [cancelled]) is None
+    recorded = as_recorded(cancelled, snapshot())
+    assert (recorded.kind, recorded.total, dict(recorded.applications)) == ("payment", D("500.00"),
+                                                                             {"autotask:501": D("500.00")})
+    # without the succeeded snapshot: a cancelled one keeps its sale row, a charged-back one its amounts
+    assert (as_recorded(cancelled, None).total, dict(as_recorded(cancelled, None).applications)) == (D("500.00"), {})
+    charged_back = as_recorded(snapshot(status="charged_back"), None)
+    assert (charged_back.total, dict(charged_back.applications)) == (D("500.00"), {"autotask:501": D("500.00")})
+    # never succeeded: no sale row, nothing charged, nothing recorded
+    failed = snapshot(status="failed", sale="0.00", applied="0.00", applications=()).model_copy(
+        update={"transactions": [], "transaction_id": None})
+    assert as_recorded(failed, None) is None
 
 
 def test_an_accounting_payment_matches_when_total_and_lines_agree():

@@ -20,6 +20,7 @@ class Desired:
     snapshot: PaymentSnapshot
     at: datetime
     applications: Mapping[str, Decimal]  # live applications: invoice id -> amount
+    live: PaymentSnapshot | None = None  # the newest succeeded snapshot among these (None: keep the stored one)
 
 
 async def stored_heads(conn: asyncpg.Connection, payment_ids: Sequence[str]) -> dict[str, tuple[datetime, str, dict]]:
@@ -36,13 +37,15 @@ async def record_desired(conn: asyncpg.Connection, items: Sequence[Desired]) -> 
         return
     ids = [i.payment_id for i in items]
     await conn.execute(
-        """INSERT INTO payment_writebacks AS w (payment_id, organization_id, desired, desired_at)
-           SELECT u.payment_id, u.organization_id, u.desired::jsonb, u.desired_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-                AS u(payment_id, organization_id, desired, desired_at)
+        """INSERT INTO payment_writebacks AS w (payment_id, organization_id, desired, desired_at, live)
+           SELECT u.payment_id, u.organization_id, u.desired::jsonb, u.desired_at, u.live::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+                AS u(payment_id, organization_id, desired, desired_at, live)
            ON CONFLICT (payment_id) DO UPDATE SET desired = EXCLUDED.desired, desired_at = EXCLUDED.desired_at,
+               live = coalesce(EXCLUDED.live, w.live),
                desired_seq = w.desired_seq + 1, attempts = 0, next_attempt_at = now(), updated_at = now()""",
         ids, [i.organization_id for i in items], [i.snapshot.model_dump_json() for i in items], [i.at for i in items],
+        [i.live.model_dump_json() if i.live is not None else None for i in items],
     )
     pairs = [(i.payment_id, inv, amount) for i in items for inv, amount in i.applications.items()]
     await conn.execute(
@@ -67,12 +70,13 @@ class Pending:
     intent_at: datetime | None
     attempts: int
     written: dict[str, Decimal]
+    live: PaymentSnapshot | None  # the newest snapshot in which it stood (succeeded), if any
 
 
 async def due(conn: Db, limit: int) -> list[Pending]:
     rows = await conn.fetch(
         """SELECT w.payment_id, w.organization_id, w.desired, w.desired_seq, w.accounting_payment_id,
-                  w.intent_at, w.attempts,
+                  w.intent_at, w.attempts, w.live,
                   coalesce((SELECT jsonb_object_agg(a.invoice_id, a.written_amount::text) FROM writeback_applications a
                             WHERE a.payment_id = w.payment_id AND a.written_amount > 0), '{}') AS written
            FROM payment_writebacks w
@@ -80,7 +84,8 @@ async def due(conn: Db, limit: int) -> list[Pending]:
            ORDER BY w.next_attempt_at, w.payment_id LIMIT $1""", limit)
     return [Pending(r["payment_id"], r["organization_id"], PaymentSnapshot.model_validate(r["desired"]),
                     r["desired_seq"], r["accounting_payment_id"], r["intent_at"],
-                    r["attempts"], {k: Decimal(str(v)) for k, v in r["written"].items()}) for r in rows]
+                    r["attempts"], {k: Decimal(str(v)) for k, v in r["written"].items()},
+                    PaymentSnapshot.model_validate(r["live"]) if r["live"] is not None else None) for r in rows]
 
 
 async def record_intent(conn: Db, payment_id: str) -> datetime:

@@ -1,7 +1,8 @@
 """Payment write-back rules: what accounting and the PSA should show for a payment snapshot. No I/O.
 
 The accounting payment of a payment holds the money kept (sale - refund, i.e. applied + unapplied),
-with one line per application; a cancelled or charged-back payment is voided there. An invoice's PSA
+with one line per application; a cancelled or charged-back payment is voided there (recorded first
+when accounting never took it, so the books show it charged then reversed, whatever the timing). An invoice's PSA
 paid date is set once our live applications cover its total, and cleared when they no longer do.
 """
 from __future__ import annotations
@@ -58,21 +59,55 @@ def accepts(stored_status: str | None, incoming_status: str) -> bool:
     return stored_status not in REVERSED or incoming_status in REVERSED
 
 
-def latest_in_order(stored_status: str | None,
-                    snapshots: Iterable[PaymentSnapshot]) -> PaymentSnapshot | None:
-    """The snapshot of one payment to keep, out of those that arrived (in arrival order) after what is
-    stored (`stored_status`, None when nothing is): the last one, except that a reversed payment
-    stays reversed (a snapshot that would revive it is skipped). None when none is acceptable.
+def accepted_in_order(stored_status: str | None, snapshots: Iterable[PaymentSnapshot]) -> list[PaymentSnapshot]:
+    """The snapshots of one payment that arrived (in arrival order) after what is stored (`stored_status`,
+    None when nothing is) and are accepted: a reversed payment stays reversed (a snapshot that would
+    revive it is skipped).
 
     Arrival order (the partition's order: payment events are keyed by organization) is authoritative;
     the envelope's `occurred_at` is the sender's clock, which may differ between payments replicas.
     Replays of the same event never get here (the inbox drops them)."""
     status = stored_status
-    kept: PaymentSnapshot | None = None
+    kept: list[PaymentSnapshot] = []
     for snapshot in snapshots:
         if accepts(status, snapshot.status):
-            kept, status = snapshot, snapshot.status
+            kept.append(snapshot)
+            status = snapshot.status
     return kept
+
+
+def latest_in_order(stored_status: str | None,
+                    snapshots: Iterable[PaymentSnapshot]) -> PaymentSnapshot | None:
+    """The snapshot to keep (see `accepted_in_order`): the last accepted one; None when none is."""
+    accepted = accepted_in_order(stored_status, snapshots)
+    return accepted[-1] if accepted else None
+
+
+def newest_live(stored_status: str | None, snapshots: Iterable[PaymentSnapshot]) -> PaymentSnapshot | None:
+    """The last accepted snapshot in which the payment stood (succeeded), even when a later one in the
+    same batch reversed it: what accounting records before voiding a payment it never took."""
+    live = [s for s in accepted_in_order(stored_status, snapshots) if s.status in LIVE]
+    return live[-1] if live else None
+
+
+def as_recorded(reversed_: PaymentSnapshot, live: PaymentSnapshot | None) -> AccountingTarget | None:
+    """The payment accounting records for a reversed (cancelled or charged-back) payment that it never
+    took, before it is voided: every payment charged at the gateway then reversed ends in the books as
+    recorded then voided, whether its first write came before the reversal or not (a refused create
+    retried after the cancel arrived). It is the payment as it last stood (`live`, its newest succeeded
+    snapshot). Without one (stored before sync kept it): a charged-back snapshot keeps its amounts and
+    applications; a cancelled one only its rows, so its sale less refunds, unapplied. None when it has
+    no sale row: it never succeeded, nothing was charged, nothing is written."""
+    if live is not None:
+        return target_for(live)
+    sale = next((t for t in reversed_.transactions if t.type == "sale"), None)
+    if sale is None:
+        return None
+    if reversed_.status == "charged_back":
+        return target_for(reversed_.model_copy(update={"status": "succeeded"}))
+    refunded = sum((t.amount for t in reversed_.transactions if t.type == "refund" and t.failure_reason is None),
+                   ZERO)
+    return AccountingTarget("payment", sale.amount - refunded)
 
 
 def by_payment(items: Iterable[tuple[Any, PaymentSnapshot]]) -> dict[str, list[tuple[Any, PaymentSnapshot]]]:

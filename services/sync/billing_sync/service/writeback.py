@@ -27,8 +27,8 @@ from billing_sync.adapters.quickbooks import QuickBooksFault
 from billing_sync.adapters.writeback_store import Desired, Pending
 from billing_sync.domain.accounting_links import same_object
 from billing_sync.domain.writeback import (
-    AccountingTarget, by_payment, is_voided, latest_in_order, live_applications, marker, memo, paid_dates,
-    payment_matches, target_for,
+    AccountingTarget, as_recorded, by_payment, is_voided, latest_in_order, live_applications, marker, memo,
+    newest_live, paid_dates, payment_matches, target_for,
 )
 from billing_sync.service.accounting_steps import link_update
 from billing_sync.service.customers import customer_for
@@ -58,7 +58,7 @@ async def on_payment_snapshots(tx: Tx, events: Sequence) -> None:  # type: ignor
             continue
         at = next(a for a, s in reversed(arrived) if s is snapshot)
         fresh.append(Desired(snapshot.payment_id, snapshot.organization_id, snapshot, at,
-                             live_applications(snapshot)))
+                             live_applications(snapshot), newest_live(stored_status, (s for _, s in arrived))))
     await writeback_store.record_desired(tx.conn, fresh)
 
 
@@ -112,6 +112,8 @@ class WritebackWorker:
 async def reconcile(deps: Deps, pending: Pending) -> None:
     target = target_for(pending.snapshot)
     touched = set(pending.written) | set(target.applications) | {a.invoice_id for a in pending.snapshot.applications}
+    if pending.live is not None and target.kind == "void":  # it may be recorded (on them) before it is voided
+        touched |= {a.invoice_id for a in pending.live.applications}
     accounting = await deps.connections.quickbooks()
     if accounting is not None and target.kind != "none":
         await reconcile_accounting(deps, accounting.client, pending, target)
@@ -129,8 +131,9 @@ async def reconcile_accounting(deps: Deps, accounting: Accounting, pending: Pend
     pool = deps.pool
     snapshot = pending.snapshot
     account_id = pending.accounting_payment_id
-    if account_id is None and pending.intent_at is None and target.kind == "void":
-        return await _record(deps, pending.payment_id, None, False, {})  # never written: nothing to reverse
+    if target.kind == "void" and account_id is None and pending.intent_at is None \
+            and as_recorded(snapshot, pending.live) is None:
+        return await _record(deps, pending.payment_id, None, False, {})  # never charged: nothing to record
     customer_id = await customer_for(deps.uow, accounting, pending.organization_id, snapshot.currency)
     current = None
     if account_id is None and pending.intent_at is not None:  # created before a crash, perhaps
@@ -147,21 +150,22 @@ async def reconcile_accounting(deps: Deps, accounting: Accounting, pending: Pend
             if target.kind == "void":
                 return await _record(deps, pending.payment_id, None, False, {})  # nothing of ours to reverse
     if target.kind == "void":
-        if account_id is not None and current is not None:
-            if not is_voided(current):
-                await accounting.void_payment(account_id)
+        if account_id is None:  # accounting never took it (a refused create, retried after the reversal)
+            recorded = as_recorded(snapshot, pending.live)
+            if recorded is None:  # never charged: nothing to record
+                return await _record(deps, pending.payment_id, None, False, {})
+            account_id = await _create(deps, accounting, customer_id, pending.live or snapshot, recorded)
+            current = None
+        if current is None or not is_voided(current):  # recorded, then voided: the books show both
+            await accounting.void_payment(account_id)
         return await _record(deps, pending.payment_id, account_id, True, {})
+    if account_id is None:
+        await _create(deps, accounting, customer_id, snapshot, target)
+        return
     # Only invoices whose accounting object is still theirs: an id from reset books may name another's
     linked = {i: str(found["Id"]) for i, found in (await verified_links(deps, accounting, list(target.applications))).items()}
     lines = target.lines(linked)
     written = {i: a for i, a in target.applications.items() if i in linked and a > 0}
-    if account_id is None:
-        await writeback_store.record_intent(pool, snapshot.payment_id)
-        sale = next((t for t in snapshot.transactions if t.type == "sale"), None)
-        created = await accounting.create_payment(
-            customer_id, target.total, lines, snapshot.transaction_id or snapshot.payment_id, memo(snapshot),
-            (sale.at if sale else datetime.now(UTC)).date())
-        return await _record(deps, pending.payment_id, str(created["Id"]), False, written)
     if current is None:
         current = await accounting.get("Payment", account_id)
     if is_voided(current):
@@ -170,6 +174,23 @@ async def reconcile_accounting(deps: Deps, accounting: Accounting, pending: Pend
     if not payment_matches(current, target, lines):
         await accounting.update_payment(current, target.total, lines, memo(snapshot))
     await _record(deps, pending.payment_id, account_id, False, written)
+
+
+async def _create(deps: Deps, accounting: Accounting, customer_id: str, snapshot: PaymentSnapshot,
+                  target: AccountingTarget) -> str:
+    """Create the accounting payment `target` of `snapshot`'s payment (intent first, so a retry finds
+    it), record it with what it applies per invoice, and return its id."""
+    # Only invoices whose accounting object is still theirs: an id from reset books may name another's
+    linked = {i: str(found["Id"]) for i, found in (await verified_links(deps, accounting, list(target.applications))).items()}
+    written = {i: a for i, a in target.applications.items() if i in linked and a > 0}
+    await writeback_store.record_intent(deps.pool, snapshot.payment_id)
+    sale = next((t for t in snapshot.transactions if t.type == "sale"), None)
+    created = await accounting.create_payment(
+        customer_id, target.total, target.lines(linked), snapshot.transaction_id or snapshot.payment_id,
+        memo(snapshot), (sale.at if sale else datetime.now(UTC)).date())
+    account_id = str(created["Id"])
+    await _record(deps, snapshot.payment_id, account_id, False, written)
+    return account_id
 
 
 async def _ours(accounting: Accounting, account_id: str, snapshot: PaymentSnapshot) -> dict[str, Any] | None:
