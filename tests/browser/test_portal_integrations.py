@@ -65,6 +65,10 @@ async def test_an_admin_connects_both_integrations_tests_syncs_and_deletes(porta
         await page.get_by_label("Search organizations").fill("DENT")
         await page.get_by_role("button", name="Search").click()
         await expect(page.get_by_role("row").filter(has_text="Acme Dental")).to_be_visible()
+        await page.get_by_role("link", name="Acme Dental").click()  # the synced invoice, numbered and payable
+        invoice = page.get_by_role("row").filter(has_text="500.00 USD")
+        await expect(invoice.get_by_role("button", name="Process Payment")).to_be_visible()
+        await page.goto(f"{portal}/organizations")
         await page.get_by_label("Search organizations").fill("100%_")  # LIKE's wildcards are taken literally
         await page.get_by_role("button", name="Search").click()
         await expect(page.get_by_text("No organization's name holds “100%_”.")).to_be_visible()

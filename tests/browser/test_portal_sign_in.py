@@ -104,3 +104,14 @@ async def test_passwords_are_stored_as_argon2_hashes_and_sessions_as_digests(por
     assert len(hashes) == 4 and all(h["password_hash"].startswith("$argon2id$") for h in hashes)
     assert all(PASSWORD not in h["password_hash"] for h in hashes)
     assert tokens and all(session.encode() not in bytes(t["token_hash"]) for t in tokens)
+
+
+async def test_a_service_that_is_down_is_named_in_a_sentence_never_a_stack_trace(portal_system, page):
+    portal = portal_system.urls["portal"]  # the notifications service is not started here
+    await sign_in(page, portal, "admin@msp.example")
+    answer = await page.goto(f"{portal}/settings/notifications")
+    assert answer is not None and answer.status == 503
+    await expect(page.get_by_role("heading", name="Service unavailable")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The notifications service is not answering right now. Nothing was changed; try again in a moment.")
+    assert "Traceback" not in await page.content()
