@@ -16,7 +16,7 @@ from billing_shared.web.routes import ApiRoutes
 
 pytestmark = pytest.mark.timeout(30)
 
-KEY = "k" * 40
+KEY = "k" * 64
 PAT = Identity(subject="user-7", role="client", organization_id="autotask:678", contact_id="autotask:901",
                permissions=frozenset({"view_invoices"}))
 
