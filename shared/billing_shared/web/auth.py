@@ -84,6 +84,15 @@ def principal(request: web.Request) -> Principal:
 _IMPLIED: dict[str, set[str]] = {"admin": {"admin", "manager"}, "manager": {"manager"}, "client": {"client"}}
 
 
+def require_permission(request: web.Request, permission: str, what: str = "object") -> Principal:
+    """A client person whose profile does not allow `permission` ("make_payments", "view_quotes", ...)
+    is refused: 403, the object itself being theirs."""
+    who = principal(request)
+    if not who.may(permission):
+        raise forbidden(f"your client profile does not allow this ({permission.replace('_', ' ')})")
+    return who
+
+
 def require(request: web.Request, *roles: Role) -> Principal:
     who = principal(request)
     if not (_IMPLIED[who.role] & set(roles)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from billing_shared.web.app import json_ok
-from billing_shared.web.auth import principal
+from billing_shared.web.auth import principal, require_permission
 from billing_shared.web.errors import invalid_request, not_found
 from billing_shared.web.paging import date_and_text_before, encode_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
@@ -21,7 +21,7 @@ ORDERS = ("id", "newest")
 @routes.get("/v1/invoices", summary="Invoices with balance and payable", roles=("manager", "client"),
             response=InvoicePage)
 async def list_invoices(request: web.Request) -> web.Response:
-    who = principal(request)
+    who = require_permission(request, "view_invoices")
     organization_id = request.query.get("organization_id") or None
     if who.role == "client":
         who.check_organization(organization_id or who.organization_id, "organization")
@@ -54,6 +54,7 @@ async def list_invoices(request: web.Request) -> web.Response:
 @routes.get("/v1/invoices/{invoice_id}", summary="One invoice with balance and payable", roles=("manager", "client"),
             response=InvoiceView)
 async def get_invoice(request: web.Request) -> web.Response:
+    require_permission(request, "view_invoices")
     invoice = await invoice_store.get(deps(request).pool, request.match_info["invoice_id"])
     if invoice is None or not principal(request).can_see(invoice.organization_id):
         raise not_found("invoice")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from billing_shared.web.app import json_ok
-from billing_shared.web.auth import principal
+from billing_shared.web.auth import principal, require_permission
 from billing_shared.web.errors import not_found, read_json
 from billing_shared.web.routes import ApiRoutes
 
@@ -34,6 +34,7 @@ async def list_methods(request: web.Request) -> web.Response:
              body=WalletAddRequest, response=WalletMethodView, status=201)
 async def add_method(request: web.Request) -> web.Response:
     organization_id = _organization(request)
+    require_permission(request, "make_payments")
     raw = await read_json(request)
     refuse_raw_card_data(raw)
     body = WalletAddRequest.model_validate(raw)
@@ -46,6 +47,7 @@ async def add_method(request: web.Request) -> web.Response:
                roles=("manager", "client"))
 async def delete_method(request: web.Request) -> web.Response:
     organization_id = _organization(request)
+    require_permission(request, "make_payments")
     method = await wallet_store.get(deps(request).pool, request.match_info["method_id"])
     if method is None or method.organization_id != organization_id:
         raise not_found("payment method")

@@ -6,7 +6,7 @@ import asyncio
 from aiohttp import web
 
 from billing_portal.entrypoints.pages_pay import with_gateway
-from billing_portal.entrypoints.web_support import audit, deps, page, redirect, require
+from billing_portal.entrypoints.web_support import audit, deps, page, redirect, require, require_permission
 
 routes = web.RouteTableDef()
 
@@ -17,7 +17,8 @@ def _cursor(request: web.Request) -> dict[str, str]:
 
 @routes.get("/portal/invoices")
 async def invoices(request: web.Request) -> web.Response:
-    who = require(request, "client")
+    require(request, "client")
+    who = require_permission(request, "view_invoices")
     listed = await deps(request).services.payments.call(
         who.identity(), "GET", "/v1/invoices",
         params={"organization_id": who.organization_id or "", "order": "newest", "limit": "50", **_cursor(request)})
@@ -40,6 +41,7 @@ def _wallet_path(organization_id: str | None) -> str:
 @routes.get("/portal/wallet")
 async def wallet(request: web.Request) -> web.Response:
     who = require(request, "client")
+    require_permission(request, "make_payments")
     services = deps(request).services
     methods, form = await asyncio.gather(
         services.payments.call(who.identity(), "GET", _wallet_path(who.organization_id)),
@@ -51,6 +53,7 @@ async def wallet(request: web.Request) -> web.Response:
 @routes.post("/portal/wallet")
 async def add_method(request: web.Request) -> web.Response:
     who = require(request, "client")
+    require_permission(request, "make_payments")
     token = str((await request.post()).get("payment_token", ""))
     added = await deps(request).services.payments.call(who.identity(), "POST", _wallet_path(who.organization_id),
                                                        json={"token": token})
@@ -61,6 +64,7 @@ async def add_method(request: web.Request) -> web.Response:
 @routes.get("/portal/wallet/{method_id}/remove")
 async def confirm_remove(request: web.Request) -> web.Response:
     who = require(request, "client")
+    require_permission(request, "make_payments")
     methods = await deps(request).services.payments.call(who.identity(), "GET", _wallet_path(who.organization_id))
     if not any(m["method_id"] == request.match_info["method_id"] for m in methods["items"]):
         raise web.HTTPNotFound()
@@ -72,6 +76,7 @@ async def confirm_remove(request: web.Request) -> web.Response:
 @routes.post("/portal/wallet/{method_id}/remove")
 async def remove_method(request: web.Request) -> web.Response:
     who = require(request, "client")
+    require_permission(request, "make_payments")
     method_id = request.match_info["method_id"]
     await deps(request).services.payments.call(who.identity(), "DELETE",
                                                 f"{_wallet_path(who.organization_id)}/{method_id}")
@@ -82,6 +87,7 @@ async def remove_method(request: web.Request) -> web.Response:
 @routes.get("/portal/quotes")
 async def quotes(request: web.Request) -> web.Response:
     who = require(request, "client")
+    require_permission(request, "view_quotes")
     listed = await deps(request).services.sync.call(
         who.identity(), "GET", f"/v1/organizations/{who.organization_id}/quotes", params={"limit": "100"})
     return page(request, "client_quotes.html", {"quotes": listed["items"]})

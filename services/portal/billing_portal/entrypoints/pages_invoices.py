@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from billing_portal.entrypoints.web_support import audit, deps, page, redirect, require
+from billing_portal.entrypoints.web_support import audit, deps, page, redirect, require, require_permission
 
 routes = web.RouteTableDef()
 SOURCES = {"psa": "Autotask (the PSA's invoice PDF)", "accounting": "QuickBooks Online (the accounting invoice PDF)"}
@@ -11,14 +11,15 @@ SOURCES = {"psa": "Autotask (the PSA's invoice PDF)", "accounting": "QuickBooks 
 
 @routes.get("/invoices/{invoice_id}")
 async def invoice(request: web.Request) -> web.Response:
-    who = require(request, "manager", "client")
+    require(request, "manager", "client")
+    who = require_permission(request, "view_invoices")
     invoice_id = request.match_info["invoice_id"]
     shown = await deps(request).services.payments.call(who.identity(), "GET", f"/v1/invoices/{invoice_id}")
     if who.role == "client":
         pay = f"/invoices/{invoice_id}/pay"
     else:
         pay = f"/invoices/{invoice_id}/contact?organization_id={shown['organization_id']}"
-    return page(request, "invoice.html", {"invoice": shown, "pay_url": pay})
+    return page(request, "invoice.html", {"invoice": shown, "pay_url": pay if who.may("make_payments") else None})
 
 
 @routes.get("/invoices/{invoice_id}/image")

@@ -12,7 +12,7 @@ from aiohttp import web
 from billing_portal.adapters.services_api import ServiceError
 from billing_portal.domain.messages import sentence
 from billing_portal.domain.people import User
-from billing_portal.entrypoints.web_support import CSP, audit, deps, page, require, user
+from billing_portal.entrypoints.web_support import CSP, audit, deps, page, require, require_permission, user
 
 routes = web.RouteTableDef()
 
@@ -38,7 +38,8 @@ def with_gateway(response: web.Response, collect_js_url: str) -> web.Response:
 
 async def _order_summary(request: web.Request, *, error: str | None = None, typed: dict[str, str] | None = None,
                          status: int = 200) -> web.Response:
-    who = require(request, "manager", "client")
+    require(request, "manager", "client")
+    who = require_permission(request, "make_payments")
     invoice_id = request.match_info["invoice_id"]
     payments = deps(request).services.payments
     invoice, form = await asyncio.gather(
@@ -68,7 +69,8 @@ async def order_summary(request: web.Request) -> web.Response:
 
 @routes.post("/invoices/{invoice_id}/pay")
 async def pay(request: web.Request) -> web.Response:
-    who = require(request, "manager", "client")
+    require(request, "manager", "client")
+    who = require_permission(request, "make_payments")
     invoice_id = request.match_info["invoice_id"]
     form = {k: str(v) for k, v in (await request.post()).items()}
     contact_id = _contact(who, form.get("contact_id"))

@@ -88,6 +88,14 @@ def require(request: web.Request, *roles: str) -> User:
     return who
 
 
+def require_permission(request: web.Request, permission: str) -> User:
+    """A client whose profile does not allow this gets a not-found page (the control is hidden too)."""
+    who = user(request)
+    if not who.may(permission):
+        raise web.HTTPNotFound()
+    return who
+
+
 @web.middleware
 async def sessions(request: web.Request, handler: Any) -> web.StreamResponse:
     """Loads the person of the session cookie; pages other than the open ones need one."""

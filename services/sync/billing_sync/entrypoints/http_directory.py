@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from billing_shared.web.app import json_ok
-from billing_shared.web.auth import principal
+from billing_shared.web.auth import principal, require_permission
 from billing_shared.web.errors import not_found
 from billing_shared.web.paging import next_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
@@ -49,6 +49,7 @@ async def list_quotes(request: web.Request) -> web.Response:
     organization_id = request.match_info["id"]
     who = principal(request)
     who.check_organization(organization_id, "organization")
+    require_permission(request, "view_quotes")  # a client whose profile does not allow quotes
     if who.role == "client" and await integration_store.app_setting(d.pool, CLIENT_QUOTES_KEY) is False:
         raise not_found("organization")
     page = page_request(request)
