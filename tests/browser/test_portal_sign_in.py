@@ -115,3 +115,16 @@ async def test_a_service_that_is_down_is_named_in_a_sentence_never_a_stack_trace
     await expect(page.get_by_role("alert")).to_have_text(
         "The notifications service is not answering right now. Nothing was changed; try again in a moment.")
     assert "Traceback" not in await page.content()
+
+
+async def test_every_portal_response_carries_the_security_headers(portal_system, page):
+    portal = portal_system.urls["portal"]
+    await sign_in(page, portal, "manager@msp.example")
+    for path in ("/login", "/organizations", "/static/style.css", "/no-such-page", "/payments/not-a-payment"):
+        answer = await page.request.get(portal + path, max_redirects=0)
+        headers = answer.headers
+        csp = headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, path
+        assert headers.get("x-content-type-options") == "nosniff", path
+        assert headers.get("referrer-policy") == "same-origin", path
+    assert "<script>" not in await page.content()  # no inline script anywhere: the CSP would refuse it

@@ -157,14 +157,23 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
-    if request.path != "/health" and not request.path.startswith("/static/"):
-        response.headers["Cache-Control"] = "no-store"
+    """On every answer, redirects (raised as exceptions) included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as raised:
+        _secure(request, raised.headers)
+        raise
+    _secure(request, response.headers)
     return response
+
+
+def _secure(request: web.Request, headers: Any) -> None:
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.path != "/health" and not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
 
 
 def _safe_next(path: str) -> str:
