@@ -37,6 +37,21 @@ async def set_in_flight(conn: asyncpg.Connection, invoice_id: str, payment_id: s
                        invoice_id, payment_id)
 
 
+async def get_many(conn: asyncpg.Connection | asyncpg.Pool, invoice_ids: Sequence[str], *,
+                   for_update: bool = False) -> dict[str, PayableInvoice]:
+    """The invoices that exist among `invoice_ids`. With `for_update` the rows are locked in invoice_id order
+    (the lock follows the sort), the one order every multi-invoice lock takes, so two never deadlock."""
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM invoices WHERE invoice_id = ANY($1::text[]) ORDER BY invoice_id"
+                            + (" FOR UPDATE" if for_update else ""), list(invoice_ids))
+    return {r["invoice_id"]: to_invoice(r) for r in rows}
+
+
+async def set_in_flight_many(conn: asyncpg.Connection, invoice_ids: Sequence[str], payment_id: str | None) -> None:
+    """Mark (or clear) several invoices in flight; the caller holds their locks, or clears only its own."""
+    await conn.execute("UPDATE invoices SET in_flight_payment_id = $2::uuid WHERE invoice_id = ANY($1::text[])",
+                       list(invoice_ids), payment_id)
+
+
 @dataclass(frozen=True)
 class Moved:
     voided: set[str]  # moved invoices that are voided
@@ -49,6 +64,9 @@ async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], tod
     (a sale in flight), so the CHECK 0 <= applied <= total always holds."""
     if not deltas:
         return Moved(set(), [])
+    if len(deltas) > 1:  # an UPDATE's join locks in no set order: take the locks in invoice_id order first
+        await conn.execute("SELECT 1 FROM invoices WHERE invoice_id = ANY($1::text[]) ORDER BY invoice_id FOR UPDATE",
+                           list(deltas))
     rows = await conn.fetch(
         f"""UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
                total = GREATEST(i.source_total, i.applied + d.delta),

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from billing_payments.domain.payment import ApplicationEntry, Method, Payment, TransactionRow
+from billing_payments.domain.payment import Allocation, ApplicationEntry, Method, Payment, TransactionRow
 
 _SELECT = """
 SELECT p.*,
@@ -42,6 +42,8 @@ def _payment(row: asyncpg.Record) -> Payment:
         entries=tuple(ApplicationEntry(e["invoice_id"], Decimal(e["amount"]), e["reason"]) for e in row["entries"]),
         transactions=tuple(TransactionRow(t["type"], Decimal(t["amount"]), datetime.fromisoformat(t["at"]),
                                           t["transaction_id"], t["failure_reason"]) for t in row["transactions"]),
+        allocations=tuple(Allocation(a["invoice_id"], Decimal(a["amount"]))
+                          for a in row["allocations"] or ()),
     )
 
 
@@ -64,11 +66,12 @@ async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, 
     await conn.execute(
         """INSERT INTO payments (payment_id, invoice_id, organization_id, contact_id, environment, method_type,
                                  method_brand, method_last4, method_id, vault_id, currency, original_amount, status,
-                                 created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+                                 created_at, allocations)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)""",
         uuid.UUID(p.payment_id), p.invoice_id, p.organization_id, p.contact_id, p.environment, p.method.type,
         p.method.brand, p.method.last4, _uuid(method_id) if method_id else None, vault_id, p.currency,
         p.original_amount, p.status, p.created_at,
+        [{"invoice_id": a.invoice_id, "amount": str(a.amount)} for a in p.allocations] if p.allocations else None,
     )
 
 
@@ -142,8 +145,11 @@ async def search(
     if organization_id:
         clauses.append(f"p.organization_id = {arg(organization_id)}")
     if invoice_id:
+        # a pending payment of several invoices has no entries yet: its allocations name them
         clauses.append(f"(p.invoice_id = {arg(invoice_id)} OR EXISTS (SELECT 1 FROM application_entries e "
-                       f"WHERE e.payment_id = p.payment_id AND e.invoice_id = {arg(invoice_id)}))")
+                       f"WHERE e.payment_id = p.payment_id AND e.invoice_id = {arg(invoice_id)}) "
+                       f"OR p.allocations @> jsonb_build_array(jsonb_build_object('invoice_id', "
+                       f"{arg(invoice_id)}::text)))")
     if status:
         clauses.append(f"p.status = {arg(status)}")
     if from_date:

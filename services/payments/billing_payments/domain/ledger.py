@@ -63,13 +63,15 @@ class Outcome:
 
 
 def approve(p: Payment, transaction_id: str, at: datetime) -> Outcome:
+    """One sale for the whole amount, one application per invoice the payment was made for."""
     amount = p.original_amount
+    planned = p.planned()
     paid = replace(
         p, status=next_status(p.status, "approve"), transaction_id=transaction_id, sale_amount=amount,
-        entries=(*p.entries, ApplicationEntry(p.invoice_id, amount, "pay")),
+        entries=(*p.entries, *(ApplicationEntry(a.invoice_id, a.amount, "pay") for a in planned)),
         transactions=(*p.transactions, TransactionRow("sale", amount, at, transaction_id)),
     )
-    return Outcome(paid, "payment.succeeded", {p.invoice_id: amount})
+    return Outcome(paid, "payment.succeeded", {a.invoice_id: a.amount for a in planned})
 
 
 def decline(p: Payment, reason: str, transaction_id: str | None = None) -> Outcome:

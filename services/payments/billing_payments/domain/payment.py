@@ -35,6 +35,14 @@ class TransactionRow:
 
 
 @dataclass(frozen=True)
+class Allocation:
+    """What a pending payment will apply to one invoice once its sale is approved."""
+
+    invoice_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class Method:
     type: Literal["credit_card", "echeck"]
     brand: str | None = None
@@ -44,7 +52,7 @@ class Method:
 @dataclass(frozen=True)
 class Payment:
     payment_id: str
-    invoice_id: str  # the invoice it was made for
+    invoice_id: str  # the invoice it was made for (paying several: the first of them)
     organization_id: str
     contact_id: str | None
     environment: Literal["autotask", "client_portal"]
@@ -62,11 +70,18 @@ class Payment:
     transactions: tuple[TransactionRow, ...] = ()
     gateway_reversal: Reversal | None = None
     version: int = 0
+    # Paying several invoices in one sale: the amount for each, in the request's order. Empty for a
+    # payment of one invoice, which applies its whole original amount to `invoice_id`.
+    allocations: tuple[Allocation, ...] = ()
 
     @property
     def order_id(self) -> str:
         """The gateway order id is our payment id: how an unknown outcome is found again."""
         return self.payment_id
+
+    def planned(self) -> tuple[Allocation, ...]:
+        """The invoices this payment was made for, with the amount each gets when the sale is approved."""
+        return self.allocations or (Allocation(self.invoice_id, self.original_amount),)
 
     def applications(self) -> dict[str, Decimal]:
         """Live applications per invoice, in the order they were first made."""

@@ -1,6 +1,7 @@
 """Preconditions of a payment (DOMAIN.md "Pay"), each with its own error, in a fixed order."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from billing_shared.money import ZERO
 from .errors import PaymentError
 from .invoices import PayableInvoice
 from .ledger import require_payable
+from .payment import Allocation
 from .settings import ProcessingSettings
 
 
@@ -70,3 +72,21 @@ def amount_to_pay(invoice: PayableInvoice, settings: ProcessingSettings, request
         raise PaymentError("amount_exceeds_balance", f"the invoice's balance is {invoice.balance}",
                            balance=str(invoice.balance), amount=str(amount))
     return amount
+
+
+def amounts_to_pay(invoices: Sequence[PayableInvoice], settings: ProcessingSettings,
+                   requested: Sequence[Decimal | None]) -> tuple[Allocation, ...]:
+    """Several invoices in one sale: all of one organization, and each one payable as `amount_to_pay` says
+    (its balance by default). One refusal refuses the whole payment; its details name the invoice."""
+    organizations = sorted({i.organization_id for i in invoices})
+    if len(organizations) > 1:
+        raise PaymentError("invalid_request", "the invoices belong to more than one organization: "
+                           "pay each organization's invoices separately", organization_ids=organizations)
+    allocations = []
+    for invoice, amount in zip(invoices, requested, strict=True):
+        try:
+            allocations.append(Allocation(invoice.invoice_id, amount_to_pay(invoice, settings, amount)))
+        except PaymentError as exc:
+            raise PaymentError(exc.code, f"invoice {invoice.invoice_id}: {exc.message}",
+                               **{**exc.details, "invoice_id": invoice.invoice_id}) from None
+    return tuple(allocations)

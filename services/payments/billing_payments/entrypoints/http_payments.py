@@ -25,7 +25,8 @@ routes = ApiRoutes()
 STATUSES = ("pending", "succeeded", "failed", "cancelled", "charged_back")
 
 
-@routes.post("/v1/payments", summary="Pay an invoice (header Idempotency-Key required)", roles=("manager", "client"),
+@routes.post("/v1/payments", summary="Pay an invoice, or several in one sale (header Idempotency-Key required)",
+             roles=("manager", "client"),
              body=PayRequest, response=PaymentSnapshot, status=201)
 async def create_payment(request: web.Request) -> web.Response:
     raw = await read_json(request)
@@ -37,9 +38,15 @@ async def create_payment(request: web.Request) -> web.Response:
     who = principal(request)
     contact_id = acting_contact(who, body.contact_id)
     scope = f"{who.role}:{who.organization_id or '*'}:{who.contact_id or '*'}"
-    canonical = json.dumps({**body.model_dump(mode="json"), "contact_id": contact_id}, sort_keys=True)
+    fields = body.model_dump(mode="json")
+    if fields["invoices"] is None:  # one invoice: hashed exactly as before the `invoices` form existed
+        del fields["invoices"]
+    else:
+        del fields["invoice_id"], fields["amount"]
+    canonical = json.dumps({**fields, "contact_id": contact_id}, sort_keys=True)
     result = await paying.pay(deps(request), paying.PayCommand(
-        invoice_id=body.invoice_id, amount=body.amount, contact_id=contact_id,
+        invoice_id=body.invoice_id or "", amount=body.amount, contact_id=contact_id,
+        invoices=tuple(paying.InvoiceAmount(i.invoice_id, i.amount) for i in body.invoices or ()),
         method_id=body.payment_method.method_id, token=body.payment_method.token,
         save_to_wallet=body.payment_method.save_to_wallet,
         environment="client_portal" if who.role == "client" else "autotask",

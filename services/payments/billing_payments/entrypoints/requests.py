@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from billing_shared.money import Money
 from billing_shared.web.fields import Line
@@ -30,11 +30,38 @@ class MethodChoice(Strict):
         return self
 
 
-class PayRequest(Strict):
+MAX_INVOICES_PER_PAYMENT = 50
+
+
+class InvoiceToPay(Strict):
     invoice_id: Line = Field(min_length=1)
+    amount: Money | None = Field(default=None, description="the invoice's whole balance when omitted")
+
+
+class PayRequest(Strict):
+    """One invoice (`invoice_id`, `amount`) or several in one sale (`invoices`), never both."""
+
+    invoice_id: Line | None = Field(default=None, min_length=1)
     amount: Money | None = Field(default=None, description="the whole balance when omitted")
+    invoices: list[InvoiceToPay] | None = Field(default=None, min_length=1, max_length=MAX_INVOICES_PER_PAYMENT)
     contact_id: Line | None = None
     payment_method: MethodChoice
+
+    @field_validator("invoices")
+    @classmethod
+    def _distinct(cls, invoices: list[InvoiceToPay] | None) -> list[InvoiceToPay] | None:
+        ids = [i.invoice_id for i in invoices or ()]
+        if len(set(ids)) != len(ids):
+            raise ValueError("must name each invoice once")
+        return invoices
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PayRequest:
+        if (self.invoice_id is None) == (self.invoices is None):
+            raise ValueError("give either invoice_id (one invoice) or invoices (several in one payment), not both")
+        if self.invoices is not None and self.amount is not None:
+            raise ValueError("with invoices, give each invoice's amount in its entry, not amount")
+        return self
 
 
 class ApplyRequest(Strict):

@@ -11,6 +11,10 @@
 4. The sale goes to the gateway once, with our payment id as its order id. Approved or declined is
    recorded at once; no reply leaves the payment pending and the invoice locked for the reconciler,
    which asks the gateway by order id. A crash anywhere after step 3 ends the same way.
+
+Several invoices in one sale (`PayCommand.invoices`): every step is the same, for all of them at once. Each
+invoice must pass every check (one refusal refuses the whole payment), their rows are locked in invoice_id
+order (so two such payments never deadlock) and each is marked in flight by the one pending payment.
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+
+from billing_shared.money import ZERO
 
 from billing_payments.adapters import directory_store, idempotency_store, invoice_store, payment_store
 from billing_payments.adapters.gateway import GatewayOutcomeUnknown, GatewayUnavailable
@@ -40,8 +46,14 @@ RETRYABLE = {"gateway_unavailable", "payment_in_progress"}
 
 
 @dataclass(frozen=True)
-class PayCommand:
+class InvoiceAmount:
     invoice_id: str
+    amount: Decimal | None  # its balance when None
+
+
+@dataclass(frozen=True)
+class PayCommand:
+    invoice_id: str  # paying several invoices: unused ("" by convention), see `invoices`
     amount: Decimal | None
     contact_id: str | None
     method_id: str | None
@@ -52,6 +64,7 @@ class PayCommand:
     idempotency_scope: str
     idempotency_key: str
     request_hash: str
+    invoices: tuple[InvoiceAmount, ...] = ()  # several invoices in one sale, instead of invoice_id/amount
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,8 @@ async def pay(deps: Deps, cmd: PayCommand) -> PayResult:
     recorded = False
     try:
         settings = await deps.settings()
-        payment, resolved = await _record_pending(deps, settings, cmd, claim.claim_id)
+        record = _record_pending_many if cmd.invoices else _record_pending
+        payment, resolved = await record(deps, settings, cmd, claim.claim_id)
         recorded = True
         return await _charge(deps, settings, payment, resolved)
     except PaymentError as exc:
@@ -127,6 +141,52 @@ async def _record_pending(deps: Deps, settings: ProcessingSettings, cmd: PayComm
             )
             await payment_store.insert(tx.conn, payment, vault_id=saved.vault_id, method_id=saved.method_id)
             await invoice_store.set_in_flight(tx.conn, locked.invoice_id, payment.payment_id)
+    except BaseException:
+        await forget_unsaved(deps, settings, method)  # still `method`: nothing of it was saved
+        raise
+    return payment, saved
+
+
+async def _record_pending_many(deps: Deps, settings: ProcessingSettings, cmd: PayCommand,
+                               claim_id: str) -> tuple[Payment, ResolvedMethod]:
+    """`_record_pending` for several invoices in one sale: the same checks for each, the same transaction."""
+    rules.check_processing(settings, cmd.environment)
+    ids = [line.invoice_id for line in cmd.invoices]
+    requested = [line.amount for line in cmd.invoices]
+    found = await invoice_store.get_many(deps.pool, ids)
+    for invoice_id in ids:
+        invoice = found.get(invoice_id)
+        if invoice is None or (cmd.caller_organization_id and invoice.organization_id != cmd.caller_organization_id):
+            raise PaymentError("not_found", "invoice not found", invoice_id=invoice_id)
+    rules.amounts_to_pay([found[i] for i in ids], settings, requested)  # fail fast, before the gateway
+    organization_id = found[ids[0]].organization_id
+    contact_id = rules.require_payer(cmd.contact_id)
+    rules.check_payer(contact_id, await directory_store.find(deps.pool, contact_id), organization_id)
+    method = await resolve_method(deps, settings, organization_id, method_id=cmd.method_id, token=cmd.token,
+                                  save=cmd.save_to_wallet)
+    try:
+        rules.check_method_type(settings, cmd.environment, method.method.type)
+        async with deps.uow.begin() as tx:
+            locked = await invoice_store.get_many(tx.conn, ids, for_update=True)  # in invoice_id order
+            allocations = rules.amounts_to_pay([locked[i] for i in ids], settings, requested)
+            first = locked[ids[0]]
+            if first.organization_id != organization_id:  # moved while we checked the payer
+                raise PaymentError("invalid_request", "the invoices changed organization; try again",
+                                   invoice_id=first.invoice_id)
+            payment_id = str(uuid.uuid4())
+            if not await idempotency_store.attach(tx.conn, cmd.idempotency_scope, cmd.idempotency_key, claim_id,
+                                                  payment_id):
+                raise PaymentError("payment_in_progress", "a retry of this request has taken over its Idempotency-Key")
+            saved = await save_with_payment(tx, method, organization_id, contact_id)
+            payment = Payment(
+                payment_id=payment_id, invoice_id=first.invoice_id, organization_id=organization_id,
+                contact_id=contact_id, environment=cmd.environment,  # type: ignore[arg-type]
+                method=saved.method, currency=first.currency,
+                original_amount=sum((a.amount for a in allocations), ZERO),
+                created_at=deps.now(), allocations=allocations,
+            )
+            await payment_store.insert(tx.conn, payment, vault_id=saved.vault_id, method_id=saved.method_id)
+            await invoice_store.set_in_flight_many(tx.conn, ids, payment.payment_id)
     except BaseException:
         await forget_unsaved(deps, settings, method)  # still `method`: nothing of it was saved
         raise

@@ -33,12 +33,14 @@ async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment
         else ledger.decline(payment, sale.reason or "declined", sale.transaction_id)
     committed = await commit_outcome(tx, payment, outcome)
     resolved = committed.payment
-    await invoice_store.set_in_flight(tx.conn, payment.invoice_id, None)
-    if payment.invoice_id in committed.voided_invoices:
-        # voided while the sale was in flight: the money is unapplied at once, as for any void
-        unapplied = ledger.unapply_voided_invoice(resolved, payment.invoice_id)
-        if unapplied is not None:
-            resolved = (await commit_outcome(tx, resolved, unapplied)).payment
+    invoice_ids = [a.invoice_id for a in payment.planned()]
+    await invoice_store.set_in_flight_many(tx.conn, invoice_ids, None)
+    for invoice_id in invoice_ids:
+        if invoice_id in committed.voided_invoices:
+            # voided while the sale was in flight: that invoice's money is unapplied at once, as for any void
+            unapplied = ledger.unapply_voided_invoice(resolved, invoice_id)
+            if unapplied is not None:
+                resolved = (await commit_outcome(tx, resolved, unapplied)).payment
     if sale.reached_gateway:
         status, body = final_response(resolved)
         await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body)
