@@ -9,7 +9,7 @@ from aiohttp import web
 
 from billing_shared.events.payments import PaymentSnapshot
 from billing_shared.web.app import json_ok
-from billing_shared.web.auth import Principal, principal
+from billing_shared.web.auth import Principal, principal, require_permission
 from billing_shared.web.errors import invalid_request, not_found, read_json
 from billing_shared.web.paging import encode_cursor, page_request, time_and_id_before
 from billing_shared.web.routes import ApiRoutes
@@ -29,6 +29,7 @@ STATUSES = ("pending", "succeeded", "failed", "cancelled", "charged_back")
              roles=("manager", "client"),
              body=PayRequest, response=PaymentSnapshot, status=201)
 async def create_payment(request: web.Request) -> web.Response:
+    require_permission(request, "make_payments")  # a client whose profile does not allow paying
     raw = await read_json(request)
     refuse_raw_card_data(raw)
     key = request.headers.get("Idempotency-Key", "").strip()
