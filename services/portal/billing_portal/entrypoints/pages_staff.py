@@ -49,5 +49,20 @@ async def assign_payment_contact(request: web.Request) -> web.Response:
     contacts = await deps(request).services.sync.call(
         who.identity(), "GET", f"/v1/organizations/{organization_id}/contacts", params={"limit": "200"})
     return page(request, "assign_contact.html", {
-        "invoice_id": request.match_info["invoice_id"], "organization_id": organization_id,
+        "action": f"/invoices/{request.match_info['invoice_id']}/pay", "invoices": [],
+        "organization_id": organization_id, "contacts": [c for c in contacts["items"] if c["active"]]})
+
+
+@routes.get("/pay/contact")
+async def assign_payment_contact_for_several(request: web.Request) -> web.Response:
+    """Pay selected (Invoice History): who is paying the invoices ticked."""
+    who = require(request, "manager")
+    organization_id = request.query.get("organization_id", "")
+    invoices = list(dict.fromkeys(request.query.getall("invoice", [])))
+    if not invoices:
+        raise web.HTTPSeeOther(f"/organizations/{organization_id}/invoices")
+    contacts = await deps(request).services.sync.call(
+        who.identity(), "GET", f"/v1/organizations/{organization_id}/contacts", params={"limit": "200"})
+    return page(request, "assign_contact.html", {
+        "action": "/pay", "invoices": invoices, "organization_id": organization_id,
         "contacts": [c for c in contacts["items"] if c["active"]]})
