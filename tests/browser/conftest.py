@@ -15,6 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from billing_shared.secrets import new_key
 from billing_simulators.gateway import GatewaySimConfig
 from billing_simulators.gateway import create_app as create_gateway_sim
+from billing_simulators.smtp_sink import SinkHandle, start_sink
 from devstack.ports import free_port
 from tests.e2e.conftest import TOKENS, System
 
@@ -71,6 +72,8 @@ async def _portal_system(env: dict[str, str], log_dir, payments_port: int, *,
                          notifications: bool) -> AsyncIterator[System]:
     system = System(env, log_dir)
     system.urls["payments"] = f"http://127.0.0.1:{payments_port}"
+    system.urls["portal"] = f"http://127.0.0.1:{free_port()}"  # known first: the links it emails name it
+    system.env["PORTAL_PUBLIC_URL"] = system.urls["portal"]
     try:
         for name in ("sync", "payments", *(("notifications",) if notifications else ())):
             await system.start(name)
@@ -106,10 +109,20 @@ async def portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim
 
 
 @pytest.fixture
-async def full_portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim,
-                             payments_port) -> AsyncIterator[System]:
-    """As portal_system, with the notifications service too (no PSA credentials in its environment)."""
-    env = _env(infra, database_url, topic_prefix, gateway_sim)
+async def smtp_sink() -> AsyncIterator[SinkHandle]:
+    sink = await start_sink("127.0.0.1", smtp_port=0, http_port=0)
+    try:
+        yield sink
+    finally:
+        await sink.stop()
+
+
+@pytest.fixture
+async def full_portal_system(infra, database_url, topic_prefix, tmp_path, gateway_sim, payments_port,
+                             smtp_sink) -> AsyncIterator[System]:
+    """As portal_system, with the notifications service too (mail to the SMTP sink; no PSA credentials)."""
+    env = {**_env(infra, database_url, topic_prefix, gateway_sim), "SMTP_HOST": "127.0.0.1",
+           "SMTP_PORT": str(smtp_sink.smtp_port), "DELIVERY_POLL_SECONDS": "0.1"}
     async for system in _portal_system(env, tmp_path / "logs", payments_port, notifications=True):
         yield system
 

@@ -57,7 +57,7 @@ async def test_an_admin_sees_each_service_health_and_the_audit_log_of_sign_ins(p
     await expect(rows.filter(has_text="notifications")).to_contain_text("Not answering")
     dead_letters = page.locator("table").nth(1).get_by_role("row")
     await expect(dead_letters.filter(has_text="billing.payments.v1")).to_contain_text("0")
-    await expect(dead_letters).to_have_count(7)  # a header and six topics
+    await expect(dead_letters).to_have_count(8)  # a header and seven topics
     await page.get_by_role("link", name="Audit log").click()
     await expect(page.get_by_role("row").filter(has_text="admin@msp.example")).to_contain_text("signed in")
 

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from billing_shared.events.portal import InvitationData
+
 from billing_shared.events.payments import (
     InvoiceOverAppliedData, PaymentApplied, PaymentFailed, PaymentMethodAdded, PaymentMethodData, PaymentRefunded,
     PaymentSettlementFailed, PaymentUnapplied, TransactionRow,
@@ -33,7 +35,9 @@ def test_the_twelve_types_of_the_issue_have_defaults_and_an_audience():
         "payment.settlement_failed", "payment.unapplied", "invoice.available", "sync.failed", "sync.stalled",
         "payment_method.added", "integration.connection_failed",
         # beyond the issue's twelve, for staff: a refund failed at settlement, an invoice total below its payments
-        "payment.refund_failed", "invoice.over_applied"}
+        "payment.refund_failed", "invoice.over_applied",
+        # and an invitation to the client portal, to the address invited
+        "portal.invitation"}
     defaults = default_switches()
     assert defaults["payment.succeeded"] == ChannelSwitch(email=True, ticket=False)
     assert defaults["invoice.available"] == ChannelSwitch(email=True, ticket=False)
@@ -133,11 +137,24 @@ def test_every_type_renders_within_ticket_limits(kind):
         "invoice.over_applied": InvoiceOverAppliedData(
             invoice_id="autotask:1", organization_id=ORG, currency="USD", total=money("400.00"),
             applied=money("500.00"), over_by=money("100.00"), source_version=2),
+        "portal.invitation": InvitationData(
+            invitation_id="i1", organization_id=ORG, contact_id="autotask:901", email="ap@acme.example",
+            name="Ada Payer", link="https://portal.msp.example/invitations/abc", invited_by="admin@msp.example",
+            expires_at=datetime(2026, 12, 4, tzinfo=UTC)),
     }.get(kind) or payment("failed" if kind == "payment.failed" else "succeeded", failure_reason="declined")
     text = messages.render(kind, data, messages.Context(organization_id=ORG))
     assert text.subject and text.body and text.description
     nid = str(uuid.uuid4())
     assert len(tickets.title_with_marker(text.title, nid)) <= tickets.TITLE_MAX
+
+
+def test_an_invitation_goes_to_the_person_invited_with_the_link():
+    invite = InvitationData(invitation_id="i1", organization_id=ORG, contact_id="autotask:901",
+                            email="ap@acme.example", name="Ada Payer", link="https://portal.msp.example/invitations/abc",
+                            invited_by="admin@msp.example", expires_at=datetime(2026, 12, 4, tzinfo=UTC))
+    text = messages.render("portal.invitation", invite, messages.Context(organization_id=ORG, organization_name="Acme"))
+    assert text.body.startswith("Hello Ada Payer,") and "https://portal.msp.example/invitations/abc" in text.body
+    assert TYPES["portal.invitation"].audience == "invitee"
 
 
 def test_the_ticket_marker_survives_a_long_title():

@@ -9,6 +9,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from billing_shared.events.catalog import BILLING_DIRECTORY
 from billing_shared.runtime import RUNTIME, Runtime
 from billing_shared.web.app import HEALTH_CHECKS, health, metrics, metrics_middleware
 from billing_shared.web.deps import install_slot
@@ -17,6 +18,7 @@ from billing_shared.web.openapi import build_openapi
 from billing_portal.adapters import session_store
 from billing_portal.adapters.services_api import ServiceClient, Services
 from billing_portal.config import PortalSettings
+from billing_portal.entrypoints.consumers import DIRECTORY_HANDLERS
 from billing_portal.entrypoints.http import add_pages
 from billing_portal.entrypoints.web_support import csrf_check, errors_as_pages, security_headers, sessions
 from billing_portal.service.deps import Deps
@@ -59,7 +61,8 @@ def build_app(settings: PortalSettings) -> web.Application:
     async def wire(rt: Runtime) -> None:
         http = aiohttp.ClientSession()
         rt.close_at_stop(http.close)
-        deps = slot.fill(Deps(pool=rt.pool, services=services(settings, http), config=settings))
+        deps = slot.fill(Deps(pool=rt.pool, uow=rt.uow, services=services(settings, http), config=settings))
+        rt.consume("portal-directory", [BILLING_DIRECTORY], DIRECTORY_HANDLERS)
         await seed_users(deps, settings.portal_users)
 
         async def sweep_sessions() -> None:

@@ -44,6 +44,9 @@ class PortalSettings(ServiceSettings):
     service_timeout_seconds: float = 15.0
     # Cookies are marked Secure when the portal is served over TLS (behind a proxy that terminates it).
     secure_cookies: bool = False
+    # Where people reach the portal (the links in invitation emails).
+    portal_public_url: str = "http://127.0.0.1:8080"
+    invitation_hours: int = 72
     session_idle_minutes: int = 60
     session_max_hours: int = 12
     # Sign-in throttling: failures counted over the window, per account and per address.

@@ -9,7 +9,7 @@ from pydantic import Field, TypeAdapter
 
 from billing_shared.text import holds_nul
 
-from . import directory, invoices, notifications, payments, sync, upstream
+from . import directory, invoices, notifications, payments, portal, sync, upstream
 from .envelope import Event
 
 UPSTREAM_INVOICES = "upstream.invoices.v1"
@@ -18,6 +18,7 @@ BILLING_PAYMENTS = "billing.payments.v1"
 BILLING_DIRECTORY = "billing.directory.v1"
 BILLING_SYNC = "billing.sync.v1"
 BILLING_NOTIFICATIONS = "billing.notifications.v1"
+BILLING_PORTAL = "billing.portal.v1"
 
 EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
     UPSTREAM_INVOICES: (upstream.InvoiceUpserted, upstream.UpstreamInvoiceVoided),
@@ -50,6 +51,7 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
         notifications.NotificationDelivered,
         notifications.NotificationFailed,
     ),
+    BILLING_PORTAL: (portal.InvitationSent,),
 }
 
 TOPICS: tuple[str, ...] = tuple(EVENTS_BY_TOPIC)

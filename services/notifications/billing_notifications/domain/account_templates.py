@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from billing_shared.events.invoices import InvoiceSnapshot
 from billing_shared.events.payments import InvoiceOverAppliedData, PaymentMethodData
+from billing_shared.events.portal import InvitationData
 from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncRecordFailedData, SyncStalledData
 
 from .parts import INTEGRATIONS, Context, Parts, amount, method_label, when
@@ -102,4 +103,16 @@ def invoice_over_applied(i: InvoiceOverAppliedData, ctx: Context) -> Parts:
                 "Unapply or refund the difference.",
         facts=[("Organization", ctx.who), ("Invoice", invoice), ("Total now", amount(i.total, i.currency)),
                ("Applied", amount(i.applied, i.currency)), ("Over by", over)],
+    )
+
+
+def portal_invitation(invite: InvitationData, ctx: Context) -> Parts:
+    expires = invite.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    return Parts(
+        subject="You are invited to view and pay your invoices online",
+        intro=[f"You are invited to the client portal of your IT provider for {ctx.who}.",
+               "Open this link to set your password (it works once, until it expires):", invite.link],
+        title=f"Client portal invitation sent to {invite.email} ({ctx.who})",
+        summary=f"{invite.invited_by} invited {invite.name} <{invite.email}> of {ctx.who} to the client portal.",
+        facts=[("Organization", ctx.who), ("Link expires", expires)],
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Audience = Literal["client", "staff"]
+# client: the organization's default contact; staff: STAFF_EMAIL; invitee: the address the event names.
+Audience = Literal["client", "staff", "invitee"]
 CHANNELS: tuple[str, ...] = ("email", "ticket")
 
 
@@ -48,6 +49,7 @@ TYPES: dict[str, TypeInfo] = {
     "sync.failed": TypeInfo("staff", _ON_TICKET),
     "sync.stalled": TypeInfo("staff", _ON_TICKET),
     "integration.connection_failed": TypeInfo("staff", _ON_TICKET),
+    "portal.invitation": TypeInfo("invitee", _ON_EMAIL),
 }
 
 NOTIFICATION_TYPES: tuple[str, ...] = tuple(TYPES)

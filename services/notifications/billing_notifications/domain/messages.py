@@ -29,7 +29,7 @@ def render(kind: str, data: Any, ctx: Context) -> Rendered:
     parts = _TEMPLATES[kind](data, ctx)
     facts = [f"{label}: {value}" for label, value in parts.facts]
     staff = TYPES[kind].audience == "staff"
-    greeting = "Hello," if staff else f"Hello {ctx.who},"
+    greeting = "Hello," if staff else f"Hello {getattr(data, 'name', None) or ctx.who},"
     closing = "-- billing link" if staff else "Thank you,\nBilling"
     body = "\n".join([greeting, "", *parts.intro, "", *facts, "", closing])
     description = "\n".join([parts.summary, "", *facts])
@@ -51,4 +51,5 @@ _TEMPLATES: dict[str, Callable[[Any, Context], Parts]] = {
     "sync.failed": acc.sync_failed,
     "sync.stalled": acc.sync_stalled,
     "integration.connection_failed": acc.connection_failed,
+    "portal.invitation": acc.portal_invitation,
 }

@@ -31,7 +31,8 @@ ONCE_PER_PAYMENT = {"payment.succeeded", "payment.failed", "payment.cancelled", 
 ONCE_PER_EVENT = {"payment.refunded", "payment.unapplied", "payment.refund_failed"}
 # Source events notified as another type: a record a sync run skipped is sync trouble for staff,
 # switched with `sync.failed`.
-NOTIFIED_AS = {"invoice.synced": "invoice.available", "sync.record_failed": "sync.failed"}
+NOTIFIED_AS = {"invoice.synced": "invoice.available", "sync.record_failed": "sync.failed",
+               "invitation.sent": "portal.invitation"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episod
         return make(payment.payment_id if kind in ONCE_PER_PAYMENT else event_id, invoices)
     if kind == "payment_method.added":
         return make(data.method_id)
+    if kind == "invitation.sent":  # one email per invitation, however often the event comes
+        return make(data.invitation_id)
     if kind == "invoice.over_applied":  # one per total and applied amount it was seen with
         return make(f"{data.invoice_id}:{data.total}:{data.applied}", (data.invoice_id,))
     if kind == "sync.failed":

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_shared.events import Event
-from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES, BILLING_PAYMENTS, BILLING_SYNC
+from billing_shared.events.catalog import (
+    BILLING_DIRECTORY, BILLING_INVOICES, BILLING_PAYMENTS, BILLING_PORTAL, BILLING_SYNC,
+)
 from billing_shared.kafka.runner import Handler
 from billing_shared.outbox import Tx
 
@@ -43,4 +45,5 @@ def consumers(intake: Intake) -> list[ConsumerSpec]:
             **{t: intake.handle for t in SYNC_TYPES},
             "sync.completed": intake.on_sync_completed,  # ends integrations' failure episodes
         }),
+        ConsumerSpec("notifications-portal", (BILLING_PORTAL,), {"invitation.sent": intake.handle}),
     ]

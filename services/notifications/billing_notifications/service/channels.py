@@ -44,10 +44,15 @@ class EmailChannel:
     async def deliver(self, c: Claimed) -> Outcome:
         if not c.email:
             return Problem("the notification has no email", "permanent")
-        if TYPES[c.type].audience == "staff":
+        audience = TYPES[c.type].audience
+        if audience == "staff":
             if not self.staff_email:
                 return Problem("no staff address configured (STAFF_EMAIL)", "permanent")
             to = [self.staff_email]
+        elif audience == "invitee":  # the person invited, never the organization's default contact
+            to = list(c.recipients)
+            if not to:
+                return Problem("the invitation names no email address", "permanent")
         else:
             to = await self.recipients(c.organization_id) or list(c.recipients)
             if not to:

@@ -70,4 +70,6 @@ class Intake:
         """Who the email is for as far as is known now; the worker asks again when it sends."""
         if TYPES[trigger.type].audience == "staff":
             return [self.staff_email] if self.staff_email else []
+        if TYPES[trigger.type].audience == "invitee":
+            return [trigger.facts.email]
         return await directory_store.recipients(conn, trigger.organization_id)

@@ -8,9 +8,12 @@ import asyncpg
 from billing_portal.domain.people import DEFAULT_PROFILE_ID, PERMISSIONS, User
 
 Db = asyncpg.Connection | asyncpg.Pool
-_SELECT = """SELECT u.user_id::text, u.email, u.role, u.organization_id, u.contact_id, u.active, u.password_hash,
+# A client whose contact the directory shows inactive is not active either: it can neither sign in nor go on.
+_SELECT = """SELECT u.user_id::text, u.email, u.role, u.organization_id, u.contact_id,
+                    u.active AND COALESCE(c.active, true) AS active, u.password_hash,
                     p.view_invoices, p.make_payments, p.view_quotes
-             FROM users u LEFT JOIN client_profiles p USING (profile_id)"""
+             FROM users u LEFT JOIN client_profiles p USING (profile_id)
+                  LEFT JOIN contacts c ON c.contact_id = u.contact_id AND u.role = 'client'"""
 
 
 def _user(row: asyncpg.Record | None) -> User | None:
@@ -54,6 +57,19 @@ async def upsert(db: Db, *, email: str, password_hash: str, role: str, organizat
                organization_id = EXCLUDED.organization_id, contact_id = EXCLUDED.contact_id,
                profile_id = COALESCE(users.profile_id, EXCLUDED.profile_id), active = true, updated_at = now()""",
         uuid.uuid4(), email, password_hash, role, organization_id, contact_id, DEFAULT_PROFILE_ID)
+
+
+async def upsert_invited(conn: asyncpg.Connection, *, email: str, password_hash: str, organization_id: str,
+                         contact_id: str, profile_id: str) -> str:
+    """The client an invitation makes (or renews: a second invitation resets the password)."""
+    return str(await conn.fetchval(
+        """INSERT INTO users (user_id, email, password_hash, role, organization_id, contact_id, profile_id)
+           VALUES ($1, $2, $3, 'client', $4, $5, $6)
+           ON CONFLICT ((lower(email))) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'client',
+               organization_id = EXCLUDED.organization_id, contact_id = EXCLUDED.contact_id,
+               profile_id = EXCLUDED.profile_id, active = true, updated_at = now()
+           RETURNING user_id""",
+        uuid.uuid4(), email, password_hash, organization_id, contact_id, uuid.UUID(profile_id)))
 
 
 async def set_password_hash(db: Db, user_id: str, password_hash: str) -> None:

@@ -5,16 +5,12 @@ from aiohttp import web
 
 from billing_portal.domain import csrf
 from billing_portal.entrypoints.web_support import (
-    PRE_SESSION_COOKIE, SESSION_COOKIE, SESSION_TOKEN, USER, client_address, deps, page, safe_redirect_target, user,
+    PRE_SESSION_COOKIE, SESSION_COOKIE, SESSION_TOKEN, USER, client_address, deps, page, safe_redirect_target,
+    set_cookie, user,
 )
 from billing_portal.service import signin
 
 routes = web.RouteTableDef()
-
-
-def _cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Lax", path="/",
-                        secure=deps(request).config.secure_cookies)
 
 
 def _sign_in_form(request: web.Request, *, email: str = "", error: str | None = None, status: int = 200,
@@ -22,7 +18,7 @@ def _sign_in_form(request: web.Request, *, email: str = "", error: str | None = 
     token = request.cookies.get(PRE_SESSION_COOKIE) or csrf.new_token()
     response = page(request, "login.html", {"email": email, "error": error, "form_token": token,
                                             "next": request.query.get("next", "")}, status=status)
-    _cookie(request, response, PRE_SESSION_COOKIE, token, max_age=3600)
+    set_cookie(request, response, PRE_SESSION_COOKIE, token, max_age=3600)
     return response
 
 
@@ -48,7 +44,8 @@ async def login(request: web.Request) -> web.Response:
         return _sign_in_form(request, email=email, error=refused.message, status=429 if refused.throttled else 401)
     target = safe_redirect_target(str(form.get("next", "")), signed_in.user.home)
     response = web.HTTPSeeOther(target)
-    _cookie(request, response, SESSION_COOKIE, signed_in.session_token, max_age=int(deps(request).session_max.total_seconds()))
+    set_cookie(request, response, SESSION_COOKIE, signed_in.session_token,
+               max_age=int(deps(request).session_max.total_seconds()))
     response.del_cookie(PRE_SESSION_COOKIE, path="/")
     raise response
 

@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 SESSION_COOKIE = "billing_session"
 FLASH_COOKIE = "billing_flash"  # one message for the page after a redirect ("Settings saved")
 PRE_SESSION_COOKIE = "billing_presession"  # the sign-in form's CSRF token, before there is a session
-OPEN_PATHS = ("/login", "/health", "/metrics", "/openapi.json", "/static/")
+OPEN_PATHS = ("/login", "/health", "/metrics", "/openapi.json", "/static/", "/invitations/")
 
 
 USER = web.RequestKey("user", User)
@@ -36,6 +36,11 @@ def deps(request: web.Request) -> Deps:
 
 def user(request: web.Request) -> User:
     return request[USER]
+
+
+def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Lax", path="/",
+                        secure=deps(request).config.secure_cookies)
 
 
 def client_address(request: web.Request) -> str:

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from billing_shared.outbox import UnitOfWork
+
 from billing_portal.adapters.services_api import Services
 from billing_portal.config import PortalSettings
 from billing_portal.domain.throttle import ThrottleLimits
@@ -14,6 +16,7 @@ from billing_portal.domain.throttle import ThrottleLimits
 @dataclass
 class Deps:
     pool: asyncpg.Pool
+    uow: UnitOfWork
     services: Services
     config: PortalSettings
 
