@@ -3,6 +3,7 @@ SMTP sink, the link sets a password and signs in to the organization's own invoi
 and a forged link each get a clear page; a contact deactivated in the PSA can no longer sign in."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
@@ -65,7 +66,7 @@ async def test_an_invited_contact_sets_a_password_and_sees_only_its_organization
         await sign_in(page, world.portal, "ap@acme.example", "a-good-long-password")
         await expect(page).to_have_url(f"{world.portal}/portal/invoices")
 
-        await asyncio_sleep_for_one_email()
+        await asyncio.sleep(1.0)  # a second email, had there been one, would be in by now
         assert len(await invitation_links(smtp_sink.http_url, "ap@acme.example")) == 1  # sent once
 
         # Ada is deactivated in the PSA: after a sync she can no longer sign in, nor go on.
@@ -100,8 +101,3 @@ async def _known_contact(database_url: str, *, active: bool = True) -> bool:
         return await conn.fetchval("SELECT active FROM portal.contacts WHERE contact_id = 'autotask:901'") is active
     finally:
         await conn.close()
-
-
-async def asyncio_sleep_for_one_email() -> None:
-    import asyncio
-    await asyncio.sleep(1.0)  # a second email, had there been one, would be in by now

@@ -50,9 +50,3 @@ async def by_token(db: Db, token: str, *, for_update: bool = False) -> Invitatio
 
 async def mark_used(conn: asyncpg.Connection, invitation_id: str) -> None:
     await conn.execute("UPDATE invitations SET used_at = now() WHERE invitation_id = $1", uuid.UUID(invitation_id))
-
-
-async def expire(db: Db, invitation_id: str) -> None:
-    """Tests and admins: the link stops working now."""
-    await db.execute("UPDATE invitations SET expires_at = now() - interval '1 second' WHERE invitation_id = $1",
-                     uuid.UUID(invitation_id))
