@@ -7,6 +7,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser.billing_world import billed_world
 from tests.browser.conftest import sign_in
+from tests.support import eventually
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -37,6 +38,12 @@ async def test_a_client_pays_in_two_parts_and_sees_history_and_wallet(portal_sys
         await page.get_by_role("button", name="Pay").click()
         await expect(page.get_by_role("heading", name="Payment approved")).to_be_visible()
         assert (await world.invoice_view(invoice_id))["status"] == "paid"
+
+        async def paid_in_the_books() -> bool:  # written back to the accounting simulator
+            books = await world.sims.acct_call("GET", "/_sim/invoices")
+            mine = [b for b in books if b.get("DocNumber") == number]
+            return len(mine) == 1 and float(mine[0]["Balance"]) == 0.0
+        await eventually(paid_in_the_books, timeout=30, interval=0.3)
 
         await page.get_by_role("link", name="Payments").click()
         rows = page.get_by_role("row").filter(has_text=invoice_id)
