@@ -106,6 +106,7 @@ async def seed(urls: dict[str, str], admin_token: str) -> str:
         run = await demo.first_sync()
     if run["status"] != "completed":
         return f"demo world: the sync run ended {run['status']}: {run.get('reason')}"
+    if not fresh:
+        return "demo world kept from the last make up, and synced again (make clean starts a fresh one)"
     invoices = run["entities"].get("invoices", {}).get("fetched", 0)
-    what = "seeded and synced" if fresh else "synced again (kept from the last make up)"
-    return f"demo world {what}: {len(COMPANIES)} organizations, {invoices} invoices fetched in the first run"
+    return f"demo world seeded and synced: {len(COMPANIES)} organizations, {invoices} invoices numbered and payable"
