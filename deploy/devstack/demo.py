@@ -109,4 +109,4 @@ async def seed(urls: dict[str, str], admin_token: str) -> str:
     if not fresh:
         return "demo world kept from the last make up, and synced again (make clean starts a fresh one)"
     invoices = run["entities"].get("invoices", {}).get("fetched", 0)
-    return f"demo world seeded and synced: {len(COMPANIES)} organizations, {invoices} invoices numbered and payable"
+    return f"demo world seeded and synced: {len(COMPANIES)} organizations, {invoices} invoices synced"
