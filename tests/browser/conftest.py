@@ -161,3 +161,10 @@ async def sign_in(page: Page, base_url: str, email: str, password: str = PASSWOR
     await page.get_by_label("Email").fill(email)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
+
+
+async def type_card(page: Page, number: str = "4111 1111 1111 1111", exp: str = "12/30", cvv: str = "123") -> None:
+    """Into the gateway's hosted fields (frames of the gateway's origin)."""
+    await page.frame_locator("iframe[title='Card Number']").get_by_label("Card Number").fill(number)
+    await page.frame_locator("iframe[title='Expiration (MM/YY)']").get_by_label("Expiration (MM/YY)").fill(exp)
+    await page.frame_locator("iframe[title='CVV']").get_by_label("CVV").fill(cvv)

@@ -3,19 +3,13 @@ rest with the stored method; sees its payment history and wallet, removes a meth
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.browser.billing_world import billed_world
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, type_card
 from tests.support import eventually
 
 pytestmark = pytest.mark.timeout(240)
-
-
-async def type_card(page: Page, number: str = "4111 1111 1111 1111") -> None:
-    await page.frame_locator("iframe[title='Card Number']").get_by_label("Card Number").fill(number)
-    await page.frame_locator("iframe[title='Expiration (MM/YY)']").get_by_label("Expiration (MM/YY)").fill("12/30")
-    await page.frame_locator("iframe[title='CVV']").get_by_label("CVV").fill("123")
 
 
 async def test_a_client_pays_in_two_parts_and_sees_history_and_wallet(portal_system, gateway_sim, page):

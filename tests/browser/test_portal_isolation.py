@@ -8,8 +8,8 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.billing_world import billed_world, staff_pays
-from tests.browser.conftest import sign_in
-from tests.browser.test_portal_staff_payment import open_order_summary, type_card
+from tests.browser.conftest import sign_in, type_card
+from tests.browser.test_portal_staff_payment import open_order_summary
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -8,8 +8,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.billing_world import ORGANIZATION, billed_world
-from tests.browser.conftest import sign_in
-from tests.browser.test_portal_staff_payment import type_card
+from tests.browser.conftest import sign_in, type_card
 
 pytestmark = pytest.mark.timeout(240)
 

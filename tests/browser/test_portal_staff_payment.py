@@ -10,15 +10,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.billing_world import ORGANIZATION, billed_world
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, type_card
 
 pytestmark = pytest.mark.timeout(240)
-
-
-async def type_card(page: Page, number: str, exp: str = "12/30", cvv: str = "123") -> None:
-    await page.frame_locator("iframe[title='Card Number']").get_by_label("Card Number").fill(number)
-    await page.frame_locator("iframe[title='Expiration (MM/YY)']").get_by_label("Expiration (MM/YY)").fill(exp)
-    await page.frame_locator("iframe[title='CVV']").get_by_label("CVV").fill(cvv)
 
 
 async def open_order_summary(page: Page, portal: str, invoice_number: str) -> None:

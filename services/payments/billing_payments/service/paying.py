@@ -32,7 +32,7 @@ from billing_payments.adapters import directory_store, idempotency_store, invoic
 from billing_payments.adapters.gateway import GatewayOutcomeUnknown, GatewayUnavailable
 from billing_payments.domain import rules
 from billing_payments.domain.errors import PaymentError
-from billing_payments.domain.payment import Method, Payment
+from billing_payments.domain.payment import Payment
 from billing_payments.domain.settings import ProcessingSettings
 from billing_payments.service.deps import Deps
 from billing_payments.service.resolving import SaleOutcome, resolve_pending

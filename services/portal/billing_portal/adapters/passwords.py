@@ -18,7 +18,3 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _HASHER.verify(password_hash or _DECOY, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _HASHER.check_needs_rehash(password_hash)

@@ -70,8 +70,3 @@ async def upsert_invited(conn: asyncpg.Connection, *, email: str, password_hash:
                profile_id = EXCLUDED.profile_id, active = true, updated_at = now()
            RETURNING user_id""",
         uuid.uuid4(), email, password_hash, organization_id, contact_id, uuid.UUID(profile_id)))
-
-
-async def set_password_hash(db: Db, user_id: str, password_hash: str) -> None:
-    await db.execute("UPDATE users SET password_hash = $2, updated_at = now() WHERE user_id = $1",
-                     uuid.UUID(user_id), password_hash)

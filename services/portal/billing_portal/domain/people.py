@@ -50,7 +50,3 @@ class ClientProfile:
     view_invoices: bool
     make_payments: bool
     view_quotes: bool
-
-    @property
-    def permissions(self) -> frozenset[str]:
-        return frozenset(p for p in PERMISSIONS if getattr(self, p))

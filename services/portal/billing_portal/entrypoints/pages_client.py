@@ -6,13 +6,9 @@ import asyncio
 from aiohttp import web
 
 from billing_portal.entrypoints.pages_pay import with_gateway
-from billing_portal.entrypoints.web_support import audit, deps, page, redirect, require, require_permission
+from billing_portal.entrypoints.web_support import cursor_param, audit, deps, page, redirect, require, require_permission
 
 routes = web.RouteTableDef()
-
-
-def _cursor(request: web.Request) -> dict[str, str]:
-    return {"cursor": request.query["cursor"]} if request.query.get("cursor") else {}
 
 
 @routes.get("/portal/invoices")
@@ -21,7 +17,7 @@ async def invoices(request: web.Request) -> web.Response:
     who = require_permission(request, "view_invoices")
     listed = await deps(request).services.payments.call(
         who.identity(), "GET", "/v1/invoices",
-        params={"organization_id": who.organization_id or "", "order": "newest", "limit": "50", **_cursor(request)})
+        params={"organization_id": who.organization_id or "", "order": "newest", "limit": "50", **cursor_param(request)})
     return page(request, "client_invoices.html", {"invoices": listed["items"], "next_cursor": listed["next_cursor"]})
 
 
@@ -30,7 +26,7 @@ async def payments(request: web.Request) -> web.Response:
     who = require(request, "client")
     listed = await deps(request).services.payments.call(
         who.identity(), "GET", "/v1/payments",
-        params={"organization_id": who.organization_id or "", "limit": "25", **_cursor(request)})
+        params={"organization_id": who.organization_id or "", "limit": "25", **cursor_param(request)})
     return page(request, "client_payments.html", {"payments": listed["items"], "next_cursor": listed["next_cursor"]})
 
 

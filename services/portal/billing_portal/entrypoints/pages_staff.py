@@ -5,14 +5,10 @@ import asyncio
 
 from aiohttp import web
 
-from billing_portal.entrypoints.web_support import deps, page, require
+from billing_portal.entrypoints.web_support import cursor_param, deps, page, require
 
 routes = web.RouteTableDef()
 PAGE_SIZE = "50"
-
-
-def _cursor(request: web.Request) -> dict[str, str]:
-    return {"cursor": request.query["cursor"]} if request.query.get("cursor") else {}
 
 
 @routes.get("/organizations")
@@ -20,7 +16,7 @@ async def organizations(request: web.Request) -> web.Response:
     who = require(request, "manager")
     search = request.query.get("q", "").strip()
     listed = await deps(request).services.sync.call(who.identity(), "GET", "/v1/organizations", params={
-        "limit": PAGE_SIZE, **({"q": search} if search else {}), **_cursor(request)})
+        "limit": PAGE_SIZE, **({"q": search} if search else {}), **cursor_param(request)})
     return page(request, "organizations.html", {"organizations": listed["items"], "q": search,
                                                 "next_cursor": listed["next_cursor"]})
 
@@ -33,7 +29,7 @@ async def invoice_history(request: web.Request) -> web.Response:
     invoices, contacts = await asyncio.gather(
         services.payments.call(who.identity(), "GET", "/v1/invoices",
                                params={"organization_id": organization_id, "order": "newest", "limit": PAGE_SIZE,
-                                       **_cursor(request)}),
+                                       **cursor_param(request)}),
         services.sync.call(who.identity(), "GET", f"/v1/organizations/{organization_id}/contacts",
                            params={"limit": "200"}))
     return page(request, "invoice_history.html", {

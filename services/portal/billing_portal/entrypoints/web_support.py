@@ -43,6 +43,11 @@ def set_cookie(request: web.Request, response: web.StreamResponse, name: str, va
                         secure=deps(request).config.secure_cookies)
 
 
+def cursor_param(request: web.Request) -> dict[str, str]:
+    """The `cursor` of a paged list page, passed on to the service that handed it out."""
+    return {"cursor": request.query["cursor"]} if request.query.get("cursor") else {}
+
+
 def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
