@@ -40,7 +40,9 @@ async def running(view: FreshnessView):
             await task
 
 
-async def test_the_view_raises_a_stall_once_and_a_restart_does_not_lose_it(infra, topic_prefix):
+async def test_the_view_raises_a_stall_once_and_a_restart_does_not_lose_it(infra, topic_prefix, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the view must not leave a data directory where it was started
     names = TopicNames(topic_prefix)
     await ensure_topics(infra.kafka_bootstrap, [names(BILLING_SYNC)])
     settings = NotificationsSettings(kafka_bootstrap_servers=infra.kafka_bootstrap, kafka_topic_prefix=topic_prefix,
@@ -68,5 +70,6 @@ async def test_the_view_raises_a_stall_once_and_a_restart_does_not_lose_it(infra
             assert not task.done()
         assert second.applied == 0  # the source was not read again
         assert raised[1].event_id == raised[0].event_id  # the same stall; downstream dedupes it
+        assert list(tmp_path.iterdir()) == []
     finally:
         await producer.stop()

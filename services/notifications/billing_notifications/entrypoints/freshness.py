@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import faust
 import structlog
@@ -44,6 +46,8 @@ class FreshnessView:
         s = self.settings
         for noisy in ("faust", "mode"):  # their INFO lines narrate every start, stop and rebalance
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        data_root = Path(tempfile.gettempdir()) / "billing-faust"
+        data_root.mkdir(exist_ok=True)  # faust makes only the last level
         app = faust.App(
             self.names(s.freshness_app_id),
             broker=[f"kafka://{host.strip()}" for host in s.kafka_bootstrap_servers.split(",")],
@@ -51,6 +55,9 @@ class FreshnessView:
             topic_partitions=s.kafka_topic_partitions, topic_replication_factor=s.freshness_replication_factor,
             topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
+            # faust makes a data directory even for a memory store; by default in the working directory,
+            # which would litter a checkout with one directory per topic prefix. The table lives in Kafka.
+            datadir=data_root / "{conf.name}-data",
         )
         source = app.topic(self.names(BILLING_SYNC), key_type=bytes, value_type=bytes,
                            key_serializer="raw", value_serializer="raw")
