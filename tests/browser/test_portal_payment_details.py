@@ -117,3 +117,29 @@ async def test_a_client_sees_its_payment_without_the_staff_actions(portal_system
         await expect(page.get_by_role("button", name="Cancel payment")).to_have_count(0)
         answer = await page.goto(f"{world.portal}/payments")
         assert answer is not None and answer.status == 404
+
+
+async def test_a_refund_confirmed_twice_refunds_once(portal_system, gateway_sim, page):
+    """A double click, or the browser sending the confirm form again, must not refund twice: the confirm
+    page carries one request key, sent to payments as the Idempotency-Key."""
+    async with billed_world(portal_system, gateway_sim) as world:
+        a = await world.invoice(8801, "500.00")
+        paid = await staff_pays(world, a)
+        await voided(world, a)
+        await sign_in(page, world.portal, "manager@msp.example")
+        from tests.support import eventually
+
+        async def unapplied() -> bool:
+            await open_details(page, world, paid["payment_id"])
+            return (await amounts(page))["unapplied"] == "500.00"
+        await eventually(unapplied, timeout=20, interval=0.5)
+        await page.goto(f"{world.portal}/payments/{paid['payment_id']}/refund?amount=100.00")
+        statuses = await page.evaluate("""async () => {
+            const form = document.querySelector("form.actions");
+            const send = () => fetch(form.action, {method: "POST", body: new FormData(form), redirect: "manual"});
+            const answers = await Promise.all([send(), send()]);
+            return answers.map(a => a.type === "opaqueredirect" ? 303 : a.status);
+        }""")
+        assert statuses == [303, 303]  # both answered as done
+        await open_details(page, world, paid["payment_id"])
+        assert await amounts(page) == {"sale": "500.00", "applied": "0.00", "unapplied": "400.00", "refund": "100.00"}

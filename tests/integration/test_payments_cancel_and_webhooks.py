@@ -114,7 +114,7 @@ async def published(deps: Deps, event_type: str) -> list[dict]:
 
 async def test_a_cancel_voids_the_unsettled_sale_so_settling_charges_nothing(deps):
     payment = await paid(deps)  # refund_via_gateway is off
-    cancelled = await actions.cancel(deps, payment.payment_id)
+    cancelled = (await actions.cancel(deps, payment.payment_id)).payment
     assert (cancelled.status, cancelled.gateway_reversal, cancelled.sale_amount) == ("cancelled", "voided", 0)
     assert (await sim_transaction(deps, payment.transaction_id or ""))["condition"] == "canceled"
     settled = await sim(deps, "POST", "/_sim/settle", {"transaction_ids": [payment.transaction_id]})
@@ -131,7 +131,7 @@ async def test_a_cancel_voids_the_unsettled_sale_so_settling_charges_nothing(dep
 async def test_a_cancel_of_a_settled_sale_with_refunds_via_gateway_off_says_no_money_moved(deps):
     payment = await paid(deps, "80.00")
     await sim(deps, "POST", "/_sim/settle", {"transaction_ids": [payment.transaction_id]})
-    cancelled = await actions.cancel(deps, payment.payment_id)
+    cancelled = (await actions.cancel(deps, payment.payment_id)).payment
     assert (cancelled.status, cancelled.gateway_reversal) == ("cancelled", "none")
     assert "no money moved at the gateway" in (cancelled.failure_reason or "")
     stored = await payment_store.load(deps.pool, payment.payment_id)
@@ -145,7 +145,7 @@ async def test_a_cancel_of_a_settled_sale_with_refunds_via_gateway_on_refunds_it
     await set_refund_via_gateway(deps, True)
     payment = await paid(deps, "65.00")
     await sim(deps, "POST", "/_sim/settle", {"transaction_ids": [payment.transaction_id]})
-    cancelled = await actions.cancel(deps, payment.payment_id)
+    cancelled = (await actions.cancel(deps, payment.payment_id)).payment
     assert (cancelled.status, cancelled.gateway_reversal) == ("cancelled", "refunded")
     refunds = [t for t in await sim(deps, "GET", "/_sim/transactions")
                if t["order_id"] == payment.order_id and t["type"] == "refund"]
@@ -204,7 +204,7 @@ async def test_a_void_whose_answer_was_lost_stays_recorded_and_is_finished_from_
     await web.TCPSite(runner, "127.0.0.1", port).start()
     deps.config = deps.config.model_copy(update={"gateway_base_url": f"http://127.0.0.1:{port}"})
     try:
-        unknown = await actions.cancel(deps, payment.payment_id)
+        unknown = (await actions.cancel(deps, payment.payment_id)).payment
     finally:
         deps.config = deps.config.model_copy(update={"gateway_base_url": sim_url})
         await runner.cleanup()
@@ -241,7 +241,7 @@ async def refunded_at_gateway(deps: Deps) -> tuple[Payment, str]:
     async with deps.uow.begin() as tx:
         unapplied = (await commit_outcome(tx, payment, ledger.unapply_voided_invoice(payment, payment.invoice_id))
                      ).payment
-    refunded = await actions.refund(deps, unapplied.payment_id, Decimal("30.00"))
+    refunded = (await actions.refund(deps, unapplied.payment_id, Decimal("30.00"))).payment
     await issue_pending_refunds(deps, refunded.payment_id)
     stored = await payment_store.load(deps.pool, payment.payment_id)
     assert stored is not None

@@ -178,7 +178,7 @@ async def test_a_cancel_gives_every_invoice_its_balance_back(deps, gateway: Gate
     a, b, c = await an_invoice(deps, "100.00"), await an_invoice(deps, "200.00"), await an_invoice(deps, "50.00")
     paid = await pay(deps, several((a, None), (b, "70.00"), (c, None)))
     assert await balances(deps, a, b, c) == ["0.00", "130.00", "0.00"]
-    cancelled = await actions.cancel(deps, paid.body["payment_id"])
+    cancelled = (await actions.cancel(deps, paid.body["payment_id"])).payment
     assert (cancelled.status, cancelled.gateway_reversal, cancelled.applications()) == ("cancelled", "voided", {})
     assert await balances(deps, a, b, c) == ["100.00", "200.00", "50.00"]
     await ledger_invariants(deps)

@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from billing_shared.events.payments import PaymentSnapshot
 from billing_shared.web.app import json_ok
@@ -83,30 +84,49 @@ async def get_payment(request: web.Request) -> web.Response:
     return json_ok(await _visible_payment(request))
 
 
-@routes.post("/v1/payments/{payment_id}/apply", summary="Apply unapplied money to another invoice",
+@routes.post("/v1/payments/{payment_id}/apply",
+             summary="Apply unapplied money to another invoice (header Idempotency-Key optional: a retry applies once)",
              roles=("manager",), body=ApplyRequest, response=PaymentSnapshot)
 async def apply_payment(request: web.Request) -> web.Response:
     body = ApplyRequest.model_validate(await read_json(request))
-    payment = await actions.apply(deps(request), request.match_info["payment_id"], body.invoice_id,
-                                  keep_remainder=body.keep_remainder)
-    return json_ok(payment.snapshot())
+    answer = await actions.apply(deps(request), request.match_info["payment_id"], body.invoice_id,
+                                 keep_remainder=body.keep_remainder, key=_action_key(request, "apply", body))
+    return web.json_response(answer.body, status=answer.status)
 
 
-@routes.post("/v1/payments/{payment_id}/refund", summary="Refund unapplied money (all of it by default)",
+@routes.post("/v1/payments/{payment_id}/refund",
+             summary="Refund unapplied money, all of it by default (header Idempotency-Key optional: a retry refunds once)",
              roles=("manager",), body=RefundRequest, response=PaymentSnapshot)
 async def refund_payment(request: web.Request) -> web.Response:
     body = RefundRequest.model_validate(await read_json(request))
-    payment = await actions.refund(deps(request), request.match_info["payment_id"], body.amount)
-    return json_ok(payment.snapshot())
+    answer = await actions.refund(deps(request), request.match_info["payment_id"], body.amount,
+                                  key=_action_key(request, "refund", body))
+    return web.json_response(answer.body, status=answer.status)
 
 
-@routes.post("/v1/payments/{payment_id}/cancel", summary="Cancel a payment: void its unsettled sale (a settled one: see README)",
+@routes.post("/v1/payments/{payment_id}/cancel",
+             summary="Cancel a payment: void its unsettled sale, a settled one: see README (header Idempotency-Key optional)",
              roles=("manager",), response=PaymentSnapshot)
 async def cancel_payment(request: web.Request) -> web.Response:
-    payment = await actions.cancel(deps(request), request.match_info["payment_id"])
+    answer = await actions.cancel(deps(request), request.match_info["payment_id"],
+                                  key=_action_key(request, "cancel", None))
     # 202: the gateway's answer was lost; the cancel stays recorded (`gateway_reversal: pending`) and the
     # reconciler finishes it
-    return json_ok(payment.snapshot(), status=202 if payment.gateway_reversal == "pending" else 200)
+    return web.json_response(answer.body, status=answer.status)
+
+
+def _action_key(request: web.Request, action: str, body: BaseModel | None) -> actions.ActionKey | None:
+    """The caller's Idempotency-Key, if any; the same key with another action, payment or body is refused."""
+    if "Idempotency-Key" not in request.headers:
+        return None
+    key = request.headers["Idempotency-Key"].strip()
+    if not key or len(key) > 255:
+        raise invalid_request("the Idempotency-Key header must be 1 to 255 characters")
+    who = principal(request)
+    canonical = json.dumps({"action": action, "payment_id": request.match_info["payment_id"],
+                            "body": body.model_dump(mode="json") if body else None}, sort_keys=True)
+    return actions.ActionKey(scope=f"{who.role}:{who.organization_id or '*'}:{who.contact_id or '*'}", key=key,
+                             request_hash=hashlib.sha256(canonical.encode()).hexdigest())
 
 
 async def _visible_payment(request: web.Request) -> PaymentSnapshot:

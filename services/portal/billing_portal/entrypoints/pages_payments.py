@@ -1,6 +1,7 @@
 """Payment Search and View Payment Details, with Apply, Refund and Cancel payment (each confirmed)."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -65,6 +66,7 @@ async def confirm_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     _, question, _ = ACTIONS[action]
     fields = {k: request.query[k] for k in ("invoice_id", "keep_remainder", "amount") if request.query.get(k)}
+    fields["request_key"] = uuid.uuid4().hex  # a second submit of this page (a double click, a resend) moves nothing
     detail = ""
     if action == "apply":
         detail = f"Invoice {request.query.get('invoice_id', '')}"
@@ -87,9 +89,10 @@ async def change_payment(request: web.Request) -> web.Response:
         body = {"invoice_id": str(form.get("invoice_id", "")), "keep_remainder": form.get("keep_remainder") == "on"}
     elif action == "refund" and str(form.get("amount", "")).strip():
         body = {"amount": str(form["amount"]).strip()}
+    key = str(form.get("request_key", "")).strip()
     try:
         await deps(request).services.payments.call(who.identity(), "POST", f"/v1/payments/{payment_id}/{action}",
-                                                   json=body)
+                                                   json=body, headers={"Idempotency-Key": key} if key else None)
     except ServiceError as exc:
         if exc.status >= 500 and exc.code != "gateway_unavailable":
             raise
