@@ -24,3 +24,10 @@ async def upsert_contacts(conn: asyncpg.Connection, contacts: list[ContactData])
 async def find(conn: asyncpg.Connection | asyncpg.Pool, contact_id: str) -> KnownContact | None:
     row = await conn.fetchrow("SELECT organization_id, active FROM contacts WHERE contact_id = $1", contact_id)
     return KnownContact(contact_id, row["organization_id"], row["active"]) if row else None
+
+
+async def organization_known(conn: asyncpg.Connection | asyncpg.Pool, organization_id: str) -> bool:
+    """Payments knows an organization by its contacts (billing.directory.v1) or its invoices."""
+    return bool(await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM contacts WHERE organization_id = $1)
+                  OR EXISTS (SELECT 1 FROM invoices WHERE organization_id = $1)""", organization_id))

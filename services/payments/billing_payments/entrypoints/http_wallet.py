@@ -8,7 +8,7 @@ from billing_shared.web.auth import principal, require_permission
 from billing_shared.web.errors import not_found, read_json
 from billing_shared.web.routes import ApiRoutes
 
-from billing_payments.adapters import wallet_store
+from billing_payments.adapters import directory_store, wallet_store
 from billing_payments.entrypoints.requests import WalletAddRequest
 from billing_payments.entrypoints.views import WalletMethodView, WalletPage
 from billing_payments.entrypoints.web_support import acting_contact, deps, refuse_raw_card_data
@@ -18,22 +18,26 @@ routes = ApiRoutes()
 PATH = "/v1/organizations/{organization_id}/wallet"
 
 
-def _organization(request: web.Request) -> str:
+async def _organization(request: web.Request) -> str:
+    """A client's own organization; for staff, one payments knows: an unknown one is a missing id (404),
+    never an empty wallet or a method stored for nobody."""
     organization_id = request.match_info["organization_id"]
     principal(request).check_organization(organization_id, "organization")
+    if not await directory_store.organization_known(deps(request).pool, organization_id):
+        raise not_found("organization")
     return organization_id
 
 
 @routes.get(PATH, summary="Stored payment methods", roles=("manager", "client"), response=WalletPage)
 async def list_methods(request: web.Request) -> web.Response:
-    methods = await wallet_store.list_for(deps(request).pool, _organization(request))
+    methods = await wallet_store.list_for(deps(request).pool, await _organization(request))
     return json_ok(WalletPage(items=[WalletMethodView.of(m) for m in methods]))
 
 
 @routes.post(PATH, summary="Store a payment method (a gateway token) in the vault", roles=("manager", "client"),
              body=WalletAddRequest, response=WalletMethodView, status=201)
 async def add_method(request: web.Request) -> web.Response:
-    organization_id = _organization(request)
+    organization_id = await _organization(request)
     require_permission(request, "make_payments")
     raw = await read_json(request)
     refuse_raw_card_data(raw)
@@ -46,7 +50,7 @@ async def add_method(request: web.Request) -> web.Response:
 @routes.delete(PATH + "/{method_id}", summary="Remove a stored method from the vault and the wallet",
                roles=("manager", "client"))
 async def delete_method(request: web.Request) -> web.Response:
-    organization_id = _organization(request)
+    organization_id = await _organization(request)
     require_permission(request, "make_payments")
     method = await wallet_store.get(deps(request).pool, request.match_info["method_id"])
     if method is None or method.organization_id != organization_id:

@@ -13,11 +13,12 @@ from billing_shared.events.catalog import BILLING_PAYMENTS
 from billing_shared.events.payments import PaymentMethodAdded, PaymentMethodData
 from billing_shared.outbox import Tx
 
-from billing_payments.adapters import wallet_store
+from billing_payments.adapters import directory_store, wallet_store
 from billing_payments.adapters.gateway import (
     GatewayError, GatewayOutcomeUnknown, GatewayRejected, GatewayUnavailable, VaultEntry,
 )
 from billing_payments.adapters.wallet_store import WalletMethod
+from billing_payments.domain import rules
 from billing_payments.domain.errors import PaymentError
 from billing_payments.domain.payment import Method
 from billing_payments.domain.settings import ProcessingSettings
@@ -73,6 +74,8 @@ async def add_method(deps: Deps, organization_id: str, contact_id: str | None, t
     settings = await deps.settings()
     if not settings.private_key:
         raise PaymentError("processing_inactive", "no gateway keys are configured")
+    if contact_id is not None:  # the method's contact is one of the organization's, as a payer is
+        rules.check_payer(contact_id, await directory_store.find(deps.pool, contact_id), organization_id)
     entry = await _vault(deps, settings, token)
     async with deps.uow.begin() as tx:
         return await _add(tx, organization_id, contact_id, entry)

@@ -165,6 +165,11 @@ async def organizations_page(conn: Db, after: str, limit: int, name_contains: st
     )
 
 
+async def organization_exists(conn: Db, organization_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM organizations WHERE organization_id = $1)",
+                                    organization_id))
+
+
 async def contacts_page(conn: Db, organization_id: str, after: str, limit: int) -> list[asyncpg.Record]:
     """An organization's contacts by id, after `after`."""
     return await conn.fetch(

@@ -34,6 +34,7 @@ async def list_organizations(request: web.Request) -> web.Response:
             response=ContactPage)
 async def list_contacts(request: web.Request) -> web.Response:
     page = page_request(request)
+    await _known(request, request.match_info["id"])
     rows = await directory_store.contacts_page(deps(request).pool, request.match_info["id"], text_after(page),
                                                page.limit + 1)
     items = [ContactView(contact_id=r["contact_id"], organization_id=r["organization_id"], name=contact_name(r),
@@ -52,6 +53,7 @@ async def list_quotes(request: web.Request) -> web.Response:
     require_permission(request, "view_quotes")  # a client whose profile does not allow quotes
     if who.role == "client" and await integration_store.app_setting(d.pool, CLIENT_QUOTES_KEY) is False:
         raise not_found("organization")
+    await _known(request, organization_id)
     page = page_request(request)
     rows = await directory_store.open_opportunities_page(d.pool, organization_id, text_after(page), page.limit + 1)
     psa = await d.connections.autotask()
@@ -60,3 +62,10 @@ async def list_quotes(request: web.Request) -> web.Response:
                        status="open", amount=r["amount"], quote_url=quote_url(r["user_fields"], field))
              for r in rows[: page.limit]]
     return json_ok(QuotePage(items=items, next_cursor=next_cursor(rows, page.limit, lambda r: [r["opportunity_id"]])))
+
+
+async def _known(request: web.Request, organization_id: str) -> None:
+    """An organization the directory has never mirrored is a missing id (404), for staff too: never an
+    empty page that looks like a real organization without contacts."""
+    if not await directory_store.organization_exists(deps(request).pool, organization_id):
+        raise not_found("organization")
