@@ -1,0 +1,296 @@
+"""The authorization matrix (issue 11, item 3): every route of the services' /openapi.json documents ×
+every principal (no token, the machine tokens of admin, manager, client A and client B, and the identities
+the portal signs for the same four people) × {own id, another organization's id, a missing id} for routes
+with ids. The expected status of each cell comes from TABLE below and CONTRACT.md "Auth":
+
+- no token: 401; a role the route does not name: 403 (before anything is looked up);
+- a client on another organization's object: 404, the same answer as for a missing id (never leak existence);
+- a missing id: 404; staff see every organization, so "another organization's id" is a normal cell for them;
+- an allowed principal on its own object: the route's `own` status (2xx, or a business 4xx noted in the table).
+
+A route found in an OpenAPI document without an entry in TABLE fails the test, and so does an entry whose
+route no document has. Routes that change state run their cells one at a time, after the others, each
+allowed cell on a fresh object of its own (a payment to cancel, a stored method to remove, an integration to
+delete). Settings that would change the shared world get a body that fails validation (422) after the auth
+check: marked "422 body" in the table."""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.e2e.authz_support import CONTACT, ORG, PRINCIPALS, AuthzWorld, Principal, Reply, authz_world
+
+pytestmark = pytest.mark.timeout(300)
+
+NOT_AN_OBJECT = ["a", "body", "that", "is", "not", "an", "object"]  # any settings body: 422 after the auth check
+MISSING = {"org": "autotask:999999", "invoice": "autotask:999999"}  # other kinds: a fresh uuid
+
+Body = Callable[[AuthzWorld, Principal, str], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    roles: tuple[str, ...]  # who may call it (admin may do whatever a manager may)
+    ids: str | None = None  # the kind of object its path names: org, invoice, payment, method, run, delivery,
+    #                         integration; "body:invoice" for the invoice named in the body; None: no id
+    own: int = 200  # an allowed principal on its own object (or the route's only cell)
+    missing: int = 404  # staff on a missing id (a search filter that matches nothing: an empty page)
+    body: Body | None = None
+    headers: bool = False  # an Idempotency-Key
+    serial: bool = False  # changes state: cells one at a time, each allowed one on a fresh object
+    prepare: Callable[[AuthzWorld], Awaitable[Any]] | None = None  # before each allowed cell of a serial route
+    note: str = ""
+
+
+def _pay_body(world: AuthzWorld, who: Principal, org: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"invoice_id": world.ids[org]["invoice"] if org else MISSING["invoice"],
+                            "amount": "1.00", "payment_method": {"token": "tok_visa_approved"}}
+    if who.role != "client":
+        body["contact_id"] = CONTACT[org or "A"]
+    return body
+
+
+def _same_org_invoice(world: AuthzWorld, who: Principal, org: str | None) -> dict[str, Any]:
+    return {"invoice_id": world.ids[org or "A"]["invoice"]}
+
+
+def _wallet_body(world: AuthzWorld, who: Principal, org: str | None) -> dict[str, Any]:
+    return {"token": "tok_visa_approved"} | ({} if who.role == "client" else {"contact_id": CONTACT[org or "A"]})
+
+
+def _bad(*_: Any) -> Any:
+    return NOT_AN_OBJECT
+
+
+S, P, N = "sync", "payments", "notifications"
+STAFF, ADMIN, ANYONE = ("manager",), ("admin",), ("manager", "client")
+TABLE: dict[tuple[str, str, str], Route] = {
+    # sync
+    (S, "GET", "/v1/integrations/autotask"): Route(ADMIN),
+    (S, "PUT", "/v1/integrations/autotask"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (S, "GET", "/v1/integrations/quickbooks"): Route(ADMIN),
+    (S, "PUT", "/v1/integrations/quickbooks"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (S, "DELETE", "/v1/integrations/{name}"): Route(ADMIN, "integration", 204, serial=True,
+                                                     prepare=lambda w: w.connect_quickbooks(),
+                                                     note="quickbooks stored again before each allowed cell"),
+    (S, "POST", "/v1/integrations/{name}/test"): Route(ADMIN, "integration"),
+    (S, "GET", "/v1/organizations"): Route(STAFF),
+    (S, "GET", "/v1/organizations/{id}/contacts"): Route(STAFF, "org"),
+    (S, "GET", "/v1/organizations/{id}/quotes"): Route(ANYONE, "org"),
+    (S, "GET", "/v1/settings/invoice-image"): Route(ADMIN),
+    (S, "PUT", "/v1/settings/invoice-image"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (S, "GET", "/v1/settings/client-access"): Route(ADMIN),
+    (S, "PUT", "/v1/settings/client-access"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (S, "GET", "/v1/invoices/{id}/image"): Route(ANYONE, "invoice", note="the PDF of the accounting simulator"),
+    (S, "GET", "/v1/sync/payment-writebacks"): Route(ADMIN),
+    (S, "POST", "/v1/sync/runs"): Route(ADMIN, own=202, body=lambda *_: {}, note="joins or starts a run"),
+    (S, "GET", "/v1/sync/runs/{id}"): Route(ADMIN, "run"),
+    (S, "GET", "/v1/sync/runs"): Route(ADMIN),
+    # payments
+    (P, "POST", "/v1/payments"): Route(ANYONE, "body:invoice", 201, body=_pay_body, headers=True, serial=True,
+                                       note="pays 1.00 of the invoice named in the body"),
+    (P, "GET", "/v1/payments"): Route(ANYONE, "query:org", missing=200, note="?organization_id="),
+    (P, "GET", "/v1/payments/{payment_id}"): Route(ANYONE, "payment"),
+    (P, "POST", "/v1/payments/{payment_id}/apply"): Route(STAFF, "payment", 409, body=_same_org_invoice,
+                                                          note="own: 409 nothing_unapplied"),
+    (P, "POST", "/v1/payments/{payment_id}/refund"): Route(STAFF, "payment", 409, body=lambda *_: {},
+                                                           note="own: 409 nothing_unapplied"),
+    (P, "POST", "/v1/payments/{payment_id}/cancel"): Route(STAFF, "payment", serial=True,
+                                                           note="a fresh payment for each allowed cell"),
+    (P, "GET", "/v1/settings/payment-processing"): Route(ADMIN),
+    (P, "PUT", "/v1/settings/payment-processing"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (P, "POST", "/v1/settings/payment-processing/test"): Route(ADMIN),
+    (P, "GET", "/v1/payment-form"): Route(ANYONE),
+    (P, "GET", "/v1/invoices"): Route(ANYONE, "query:org", missing=200, note="?organization_id="),
+    (P, "GET", "/v1/invoices/{invoice_id}"): Route(ANYONE, "invoice"),
+    (P, "GET", "/v1/organizations/{organization_id}/wallet"): Route(ANYONE, "org"),
+    (P, "POST", "/v1/organizations/{organization_id}/wallet"): Route(ANYONE, "org", 201, body=_wallet_body,
+                                                                      note="stores a method"),
+    (P, "DELETE", "/v1/organizations/{organization_id}/wallet/{method_id}"): Route(
+        ANYONE, "method", 204, serial=True, note="a fresh stored method for each allowed cell; crossed: the "
+                                                 "caller's organization with the other one's method: 404"),
+    (P, "POST", "/v1/webhooks/gateway"): Route((), own=401, note="public: its own signature, no bearer; "
+                                                                  "unsigned: 401 for everyone"),
+    # notifications
+    (N, "GET", "/v1/settings/ticketing/connection"): Route(ADMIN),
+    (N, "PUT", "/v1/settings/ticketing/connection"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (N, "DELETE", "/v1/settings/ticketing/connection"): Route(ADMIN, own=204, serial=True,
+                                                              prepare=lambda w: w.connect_ticketing(),
+                                                              note="connected again before each allowed cell"),
+    (N, "POST", "/v1/settings/ticketing/connection/test"): Route(ADMIN),
+    (N, "GET", "/v1/settings/ticketing/choices"): Route(ADMIN),
+    (N, "GET", "/v1/deliveries"): Route(ADMIN),
+    (N, "POST", "/v1/deliveries/{delivery_id}/retry"): Route(ADMIN, "delivery", 409,
+                                                              note="own: 409 delivery_not_failed (delivered)"),
+    (N, "GET", "/v1/settings/notifications"): Route(ADMIN),
+    (N, "PUT", "/v1/settings/notifications"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (N, "GET", "/v1/settings/ticketing"): Route(ADMIN),
+    (N, "PUT", "/v1/settings/ticketing"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+}
+ORG_SCOPED = {"org", "invoice", "payment", "method", "body:invoice", "query:org"}
+_IMPLIED = {"admin": {"admin", "manager"}, "manager": {"manager"}, "client": {"client"}}
+
+
+@dataclass(frozen=True)
+class Cell:
+    service: str
+    method: str
+    path: str
+    who: Principal
+    kind: str | None  # own, other, missing; None for a route without ids
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.service}{self.path} as {self.who.name}" + (f" on {self.kind} id" if self.kind else "")
+
+
+def expected(route: Route, who: Principal, kind: str | None) -> int:
+    if not route.roles:
+        return route.own
+    if who.role is None:
+        return 401
+    if not (_IMPLIED[who.role] & set(route.roles)):
+        return 403
+    if kind == "missing":
+        return 404 if who.role == "client" else route.missing
+    if kind == "crossed" or (kind == "other" and who.role == "client"):
+        return 404
+    return route.own
+
+
+def kinds(route: Route) -> tuple[str | None, ...]:
+    if route.ids is None:
+        return (None,)
+    if route.ids == "method":
+        return ("own", "other", "missing", "crossed")
+    return ("own", "other", "missing") if route.ids in ORG_SCOPED else ("own", "missing")
+
+
+def target_org(who: Principal, kind: str | None) -> str | None:
+    """Whose object a cell names: the client's own organization (staff: A), the other one, or none."""
+    if kind == "missing":
+        return None
+    own = who.org or "A"
+    return own if kind in ("own", None) else ("B" if own == "A" else "A")  # other; crossed: the other's method
+
+
+async def fill(world: AuthzWorld, route: Route, path: str, org: str | None, fresh: bool, crossed: bool) -> str:
+    """The path with the ids of the cell's object: one made for the cell when `fresh`."""
+    def one(value: str) -> str:
+        return re.sub(r"{\w+}", value, path)
+
+    kind = route.ids
+    if kind in (None, "body:invoice"):
+        return path
+    if kind == "query:org":
+        return f"{path}?organization_id={ORG[org] if org else MISSING['org']}"
+    if kind == "org":
+        return one(ORG[org] if org else MISSING["org"])
+    if kind == "invoice":
+        return one(world.ids[org]["invoice"] if org else MISSING["invoice"])
+    if kind == "payment":
+        payment = (await world.pay(org) if fresh else world.ids[org]["payment"]) if org else str(uuid.uuid4())
+        return one(payment)
+    if kind == "method":
+        owner = ("B" if org == "A" else "A") if crossed else org or "A"  # crossed: the caller's org
+        method = (await world.store_method(org) if fresh else world.ids[org]["method"]) if org else str(uuid.uuid4())
+        return path.replace("{organization_id}", ORG[owner]).replace("{method_id}", method)
+    if kind == "run":
+        return one(world.run_id if org else str(uuid.uuid4()))
+    if kind == "delivery":
+        return one(world.delivery_id if org else str(uuid.uuid4()))
+    if kind == "integration":
+        return one("quickbooks" if org else "nosuch")
+    raise AssertionError(f"no id kind {kind}")
+
+
+async def run_cell(world: AuthzWorld, cell: Cell, route: Route) -> tuple[Cell, int, Reply, str]:
+    org = target_org(cell.who, cell.kind)
+    want = expected(route, cell.who, cell.kind)
+    fresh = route.serial and want == route.own and (org is not None or route.ids is None)
+    if fresh and route.prepare:
+        await route.prepare(world)
+    path = await fill(world, route, cell.path, org, fresh, cell.kind == "crossed")
+    body = route.body(world, cell.who, org) if route.body else None
+    headers = {"Idempotency-Key": str(uuid.uuid4())} if route.headers else None
+    reply = await world.call(cell.service, cell.method, path, body, who=cell.who.role and cell.who.name,
+                             headers=headers)
+    return cell, want, reply, path
+
+
+async def documented_routes(world: AuthzWorld) -> set[tuple[str, str, str]]:
+    found = set()
+    for service in (S, P, N):
+        document = await world.ok(service, "GET", "/openapi.json", who=None)
+        for path, operations in document["paths"].items():
+            found |= {(service, method.upper(), path) for method in operations}
+    return found
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(infra, tmp_path_factory):
+    import asyncpg
+
+    name = f"authz_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(infra.postgres_admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    database_url = f"{infra.postgres_admin_url.rsplit('/', 1)[0]}/{name}"
+    async with authz_world(infra, database_url, f"t{uuid.uuid4().hex[:10]}.",
+                           tmp_path_factory.mktemp("authz") / "logs") as built:
+        yield built
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_route_answers_every_principal_as_the_table_says(world: AuthzWorld) -> None:
+    started = time.monotonic()
+    documented = await documented_routes(world)
+    assert documented - TABLE.keys() == set(), "routes in /openapi.json without an entry in TABLE"
+    assert TABLE.keys() - documented == set(), "entries of TABLE that no /openapi.json documents"
+
+    cells = [(Cell(service, method, path, who, kind), route) for (service, method, path), route in TABLE.items()
+             for who in PRINCIPALS for kind in kinds(route)]
+    limit = asyncio.Semaphore(8)
+
+    async def bounded(cell: Cell, route: Route) -> tuple[Cell, int, Reply, str]:
+        async with limit:
+            return await run_cell(world, cell, route)
+
+    results = await asyncio.gather(*(bounded(c, r) for c, r in cells if not r.serial))
+    for cell, route in cells:
+        if route.serial:
+            results.append(await run_cell(world, cell, route))
+
+    wrong = [f"{cell}: {reply.status} (expected {want}) {path} {str(reply.body)[:200]}"
+             for cell, want, reply, path in results if reply.status != want]
+    leaks = _leaks(results)
+    summary = (f"authorization matrix: {len(results)} cells over {len(TABLE)} routes and {len(PRINCIPALS)} "
+               f"principals in {time.monotonic() - started:.1f}s; {len(wrong)} wrong, {len(leaks)} leaks")
+    print(summary)
+    assert not wrong and not leaks, summary + "\n" + "\n".join(wrong + leaks)
+
+
+def _leaks(results: list[tuple[Cell, int, Reply, str]]) -> list[str]:
+    """For a client, another organization's object answers exactly as a missing one (status and code)."""
+    answers = {(c.service, c.method, c.path, c.who.name, c.kind): r for c, _, r, _ in results}
+    found = []
+    for (service, method, path, name, kind), reply in answers.items():
+        if kind != "other" or not name.startswith(("client", "portal client")):
+            continue
+        missing = answers[(service, method, path, name, "missing")]
+        code = (reply.body or {}).get("error", {}).get("code") if isinstance(reply.body, dict) else None
+        missing_code = (missing.body or {}).get("error", {}).get("code") if isinstance(missing.body, dict) else None
+        if (reply.status, code) != (missing.status, missing_code):
+            found.append(f"{method} {service}{path} as {name}: another organization's id answers "
+                         f"{reply.status} {code}, a missing one {missing.status} {missing_code}")
+    return found
+
