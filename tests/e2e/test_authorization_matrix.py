@@ -132,6 +132,8 @@ TABLE: dict[tuple[str, str, str], Route] = {
                                                               note="own: 409 delivery_not_failed (delivered)"),
     (N, "GET", "/v1/settings/notifications"): Route(ADMIN),
     (N, "PUT", "/v1/settings/notifications"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (N, "GET", "/v1/settings/reminders"): Route(ADMIN),
+    (N, "PUT", "/v1/settings/reminders"): Route(ADMIN, own=422, body=_bad, note="422 body"),
     (N, "GET", "/v1/settings/ticketing"): Route(ADMIN),
     (N, "PUT", "/v1/settings/ticketing"): Route(ADMIN, own=422, body=_bad, note="422 body"),
 }
@@ -294,3 +296,214 @@ def _leaks(results: list[tuple[Cell, int, Reply, str]]) -> list[str]:
                          f"{reply.status} {code}, a missing one {missing.status} {missing_code}")
     return found
 
+
+
+# -- the portal's pages -----------------------------------------------------------------------------------
+# Every route of the portal's router (billing_portal.entrypoints.http.PAGES) × {no session, staff admin, staff
+# manager, client A, client B}, signed in with plain aiohttp as a browser does. No session: 303 to /login. A
+# role a page does not name: 404 (the portal never shows that a page exists). A client on another
+# organization's object: 404, as a missing one. Forms carry the session's CSRF token; a form an allowed person
+# would send changes the world, so it is sent only where the table gives `own` (the browser tests send the
+# others), while the refusals of every form are all sent.
+
+@dataclass(frozen=True)
+class Page:
+    roles: tuple[str, ...]  # who may open it; "signed" is anyone signed in; () is open to all
+    ids: str | None = None  # org, invoice, payment, method, run: the object the path names
+    own: int | None = 200  # an allowed person on its own object; None: not sent (a form that changes the world)
+    missing: int = 404
+    none: int = 303  # no session: to /login (open pages: their own answer)
+    query: str = ""  # a query string, with the same names as the path's ids ("organization_id={organization_id}")
+    serial: bool = False
+    note: str = ""
+
+
+ANY_SIGNED, CLIENT, STAFF_OR_CLIENT = ("signed",), ("client",), ("manager", "client")
+PAGES: dict[tuple[str, str], Page] = {
+    ("GET", "/"): Page(ANY_SIGNED, own=303, note="to the person's home"),
+    ("GET", "/login"): Page((), own=303, none=200, note="signed in: to the person's home"),
+    ("POST", "/login"): Page((), own=None, none=403, note="no form token: 403 Form expired"),
+    ("GET", "/logout"): Page(ANY_SIGNED, own=303, serial=True, note="a session of its own, ended"),
+    ("POST", "/logout"): Page(ANY_SIGNED, own=303, serial=True, note="a session of its own, ended"),
+    ("GET", "/invitations/{token}"): Page((), own=404, none=404, note="open; an unknown link: 404 page"),
+    ("POST", "/invitations/{token}"): Page((), own=404, none=403, note="open; no session: no form token"),
+    ("GET", "/organizations"): Page(STAFF),
+    ("GET", "/organizations/{organization_id}/invoices"): Page(STAFF, "org"),
+    ("GET", "/invoices/{invoice_id}/contact"): Page(STAFF, "invoice", query="organization_id={organization_id}"),
+    ("GET", "/pay/contact"): Page(STAFF, "invoice", query="organization_id={organization_id}&invoice={invoice_id}"),
+    ("GET", "/portal/invoices"): Page(CLIENT),
+    ("GET", "/portal/payments"): Page(CLIENT),
+    ("GET", "/portal/wallet"): Page(CLIENT),
+    ("POST", "/portal/wallet"): Page(CLIENT, own=None),
+    ("GET", "/portal/wallet/{method_id}/remove"): Page(CLIENT, "method"),
+    ("POST", "/portal/wallet/{method_id}/remove"): Page(CLIENT, "method", 303, serial=True,
+                                                        note="a fresh stored method for each allowed cell"),
+    ("GET", "/portal/quotes"): Page(CLIENT),
+    ("GET", "/operations"): Page(ADMIN),
+    ("GET", "/audit"): Page(ADMIN),
+    ("GET", "/integrations"): Page(ADMIN),
+    ("POST", "/integrations/{name:autotask|quickbooks}"): Page(ADMIN, own=None),
+    ("POST", "/integrations/{name:autotask|quickbooks}/test"): Page(ADMIN, own=None),
+    ("POST", "/integrations/sync/runs"): Page(ADMIN, own=None),
+    ("GET", "/integrations/sync/runs/{run_id}"): Page(ADMIN, "run"),
+    ("GET", "/integrations/{name:autotask|quickbooks}/delete"): Page(ADMIN),
+    ("POST", "/integrations/{name:autotask|quickbooks}/delete"): Page(ADMIN, own=None),
+    ("GET", "/settings/client-profiles"): Page(ADMIN),
+    ("POST", "/settings/client-profiles"): Page(ADMIN, own=None),
+    ("POST", "/settings/client-profiles/{profile_id:[0-9a-f-]{36}}"): Page(ADMIN, own=None),
+    ("POST", "/settings/client-profiles/users/{user_id:[0-9a-f-]{36}}"): Page(ADMIN, own=None),
+    ("GET", "/settings/client-profiles/invite"): Page(ADMIN),
+    ("POST", "/settings/client-profiles/invite"): Page(ADMIN, own=None),
+    ("GET", "/settings/payment-processing"): Page(ADMIN),
+    ("POST", "/settings/payment-processing"): Page(ADMIN, own=None),
+    ("POST", "/settings/payment-processing/test"): Page(ADMIN, own=None),
+    ("GET", "/settings/invoice-image"): Page(ADMIN),
+    ("POST", "/settings/invoice-image"): Page(ADMIN, own=None),
+    ("GET", "/settings/notifications"): Page(ADMIN),
+    ("POST", "/settings/notifications"): Page(ADMIN, own=None),
+    ("GET", "/integrations/ticketing"): Page(ADMIN),
+    ("POST", "/integrations/ticketing"): Page(ADMIN, own=None),
+    ("POST", "/integrations/ticketing/test"): Page(ADMIN, own=None),
+    ("GET", "/invoices/{invoice_id}"): Page(STAFF_OR_CLIENT, "invoice"),
+    ("GET", "/invoices/{invoice_id}/image"): Page(STAFF_OR_CLIENT, "invoice"),
+    ("GET", "/invoices/{invoice_id}/pay"): Page(STAFF_OR_CLIENT, "invoice"),
+    ("GET", "/pay"): Page(STAFF_OR_CLIENT, "invoice", query="invoice={invoice_id}"),
+    ("POST", "/invoices/{invoice_id}/pay"): Page(STAFF_OR_CLIENT, "invoice", own=None),
+    ("POST", "/pay"): Page(STAFF_OR_CLIENT, own=None),
+    ("GET", "/invoices/{invoice_id}/pay/result/{payment_id}"): Page(STAFF_OR_CLIENT, "payment"),
+    ("GET", "/pay/result/{payment_id}"): Page(STAFF_OR_CLIENT, "payment"),
+    ("GET", "/payments"): Page(STAFF),
+    ("GET", "/payments/{payment_id}"): Page(STAFF_OR_CLIENT, "payment"),
+    ("GET", "/payments/{payment_id}/{action:apply|refund|cancel}"): Page(STAFF, "payment"),
+    ("POST", "/payments/{payment_id}/{action:apply|refund|cancel}"): Page(STAFF, "payment", own=None),
+}
+PEOPLE = (Principal("no session", None), Principal("staff admin", "admin"), Principal("staff manager", "manager"),
+          Principal("client A", "client", "A"), Principal("client B", "client", "B"))
+EMAILS = {"staff admin": "admin@msp.example", "staff manager": "manager@msp.example",
+          "client A": "pat@acme.example", "client B": "lee@birch.example"}
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def router_pages() -> set[tuple[str, str]]:
+    from billing_portal.entrypoints.http import PAGES as modules
+
+    return {(route.method, route.path) for module in modules for route in module.routes}  # type: ignore[attr-defined]
+
+
+def page_expected(page: Page, who: Principal, kind: str | None) -> int | None:
+    if who.role is None:
+        return page.none
+    if not page.roles:
+        return page.own
+    if "signed" not in page.roles and not (_IMPLIED[who.role] & set(page.roles)):
+        return 404
+    if kind == "missing":
+        return page.missing
+    if kind == "other" and who.role == "client":
+        return 404
+    return page.own
+
+
+def page_kinds(page: Page) -> tuple[str | None, ...]:
+    return (None,) if page.ids is None else ("own", "missing") if page.ids == "run" else ("own", "other", "missing")
+
+
+async def page_path(world: AuthzWorld, page: Page, path: str, org: str | None, fresh: bool) -> str:
+    ids = world.ids[org] if org else {}
+    method = (await world.store_method(org) if fresh and org else ids.get("method", str(uuid.uuid4())))
+    values = {"organization_id": ORG[org] if org else MISSING["org"],
+              "invoice_id": ids.get("invoice", MISSING["invoice"]), "payment_id": ids.get("payment", str(uuid.uuid4())),
+              "method_id": method, "run_id": world.run_id if org else str(uuid.uuid4()), "name": "quickbooks",
+              "action": "refund", "token": "no-such-invitation", "profile_id": str(uuid.uuid4()),
+              "user_id": str(uuid.uuid4())}
+    filled = re.sub(r"{(\w+)(:[^{}]*(?:{\d+}[^{}]*)*)?}", lambda m: values[m.group(1)], path)
+    return f"{filled}?{page.query.format(**values)}" if page.query else filled
+
+
+@dataclass
+class Person:
+    who: Principal
+    http: Any  # aiohttp.ClientSession with the session cookie
+    csrf: str | None = None
+
+
+async def sign_in(world: AuthzWorld, who: Principal) -> Person:
+    import aiohttp
+
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    person = Person(who, http)
+    if who.role is None:
+        return person
+    portal = world.url("portal")
+    async with http.get(f"{portal}/login") as answer:
+        form_token = CSRF_FIELD.search(await answer.text()).group(1)  # type: ignore[union-attr]
+    async with http.post(f"{portal}/login", data={"email": EMAILS[who.name], "password": "authz-test-password",
+                                                  "csrf_token": form_token}, allow_redirects=False) as answer:
+        assert answer.status == 303, (who.name, answer.status)
+        home = answer.headers["Location"]
+    async with http.get(f"{portal}{home}") as answer:
+        assert answer.status == 200, (who.name, home, answer.status)
+        person.csrf = CSRF_FIELD.search(await answer.text()).group(1)  # type: ignore[union-attr]
+    return person
+
+
+async def open_page(world: AuthzWorld, person: Person, method: str, path: str) -> tuple[int, str]:
+    data = {"csrf_token": person.csrf} if method == "POST" and person.csrf else None
+    async with person.http.request(method, world.url("portal") + path, data=data, allow_redirects=False) as answer:
+        return answer.status, answer.headers.get("Location", "")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_portal_page_answers_every_person_as_the_table_says(world: AuthzWorld) -> None:
+    started = time.monotonic()
+    routed = router_pages()
+    assert routed - PAGES.keys() == set(), "portal routes without an entry in PAGES"
+    assert PAGES.keys() - routed == set(), "entries of PAGES that the portal's router does not have"
+    people = {p.name: await sign_in(world, p) for p in PEOPLE}
+    try:
+        results, wrong, limit = [], [], asyncio.Semaphore(6)
+
+        async def one(route: tuple[str, str], page: Page, who: Principal, kind: str | None) -> None:
+            want = page_expected(page, who, kind)
+            if want is None:
+                return
+            org = target_org(who, kind)
+            fresh = page.serial and want == page.own and who.role is not None
+            path = await page_path(world, page, route[1], org, fresh)
+            person = await sign_in(world, who) if page.serial and route[1] == "/logout" else people[who.name]
+            status, location = await open_page(world, person, route[0], path)
+            results.append((route, who, kind, status))
+            if status != want or (who.role is None and want == 303 and not location.startswith("/login")):
+                wrong.append(f"{route[0]} {path} as {who.name}" + (f" on {kind} id" if kind else "")
+                             + f": {status} {location} (expected {want})")
+            if person is not people[who.name]:
+                await person.http.close()
+
+        async def bounded(*args: Any) -> None:
+            async with limit:
+                await one(*args)
+
+        cells = [(route, page, who, kind) for route, page in PAGES.items() for who in PEOPLE
+                 for kind in page_kinds(page)]
+        await asyncio.gather(*(bounded(*c) for c in cells if not c[1].serial))
+        for cell in cells:
+            if cell[1].serial:
+                await one(*cell)
+    finally:
+        for person in people.values():
+            await person.http.close()
+    summary = (f"portal matrix: {len(results)} cells over {len(PAGES)} routes and {len(PEOPLE)} people "
+               f"in {time.monotonic() - started:.1f}s; {len(wrong)} wrong")
+    print(summary)
+    assert not wrong, summary + "\n" + "\n".join(wrong)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_confirm_page_of_a_payment_that_does_not_exist_is_not_found(world: AuthzWorld) -> None:
+    """Found by the portal matrix: staff were asked to confirm a refund of a payment nobody has (200)."""
+    manager = await sign_in(world, Principal("staff manager", "manager"))
+    try:
+        status, _ = await open_page(world, manager, "GET", f"/payments/{uuid.uuid4()}/refund")
+    finally:
+        await manager.http.close()
+    assert status == 404

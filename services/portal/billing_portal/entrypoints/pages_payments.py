@@ -63,6 +63,7 @@ async def payment_details(request: web.Request, *, error: str | None = None, sta
 @routes.get("/payments/{payment_id}/{action:apply|refund|cancel}")
 async def confirm_action(request: web.Request) -> web.Response:
     require(request, "manager")
+    await _payment(request)  # a payment nobody has is not found, not a question to confirm
     action = request.match_info["action"]
     _, question, _ = ACTIONS[action]
     fields = {k: request.query[k] for k in ("invoice_id", "keep_remainder", "amount") if request.query.get(k)}
