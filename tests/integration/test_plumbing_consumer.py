@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from billing_shared.db import create_pool
 from billing_shared.events.catalog import UPSTREAM_INVOICES
@@ -175,3 +176,40 @@ async def test_a_handler_that_keeps_raising_a_transient_error_while_the_database
         task.cancel()
     assert json.loads(dead[0].value)["event_id"] == str(stuck.event_id)
     assert b"the handler's own peer is gone" in dict(dead[0].headers)["error"]
+
+
+async def test_a_message_over_the_producers_size_limit_is_parked_and_the_partition_moves_on(infra, harness):
+    """Found by tests/fuzz/test_topic_fuzz.py: a 1.1 MB value a producer sent gzip-compressed (the broker limits
+    the compressed batch) could not be re-sent uncompressed to the DLQ, and the partition stopped for good."""
+    names, pool, producer, uow = harness
+    topic = names(UPSTREAM_INVOICES)
+    big = upserted("big").model_dump(mode="json")
+    big["data"]["organization"]["name"] = "x" * 1_100_000
+    raw = json.dumps(big).encode()
+    big["data"]["organization"]["name"] = {"deep": "x" * 1_100_000}  # invalid as well as large
+    invalid = json.dumps(big).encode()
+    sender = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, compression_type="gzip",
+                              max_request_size=4 * 1024 * 1024)
+    await sender.start()
+    try:
+        for value in (invalid, raw):
+            await sender.send_and_wait(topic, value, key=b"autotask:678", partition=0)
+    finally:
+        await sender.stop()
+    await producer.send_and_wait(topic, upserted("after").to_json(), key=b"autotask:678", partition=0)
+
+    async def refuse_big(tx, event):
+        if event.data.external_id == "big":
+            raise ValueError("no room for a name this long")
+        await record_effect(tx, event)
+
+    task = start_runner(infra, names, producer, uow, {"invoice.upserted": refuse_big})
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE external_id = 'after'"),
+                         timeout=40)
+        dead = await read_topic(infra.kafka_bootstrap, names.dlq(UPSTREAM_INVOICES), count=2)
+    finally:
+        task.cancel()
+    assert [d.value for d in dead] == [invalid, raw]  # unchanged
+    assert [dict(d.headers)["source_offset"] for d in dead] == [b"0", b"1"]
+    assert b"no room for a name this long" in dict(dead[1].headers)["error"]

@@ -33,6 +33,13 @@ def make_producer(bootstrap_servers: str, *, client_id: str = "billing") -> AIOK
     return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id, **PRODUCER_SETTINGS)
 
 
+def make_large_message_producer(bootstrap_servers: str, *, client_id: str = "billing") -> AIOKafkaProducer:
+    """For parking a message too large for `make_producer`: the broker limits the compressed batch, so a value
+    another producer sent compressed is taken again compressed (aiokafka checks the uncompressed size)."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id, **PRODUCER_SETTINGS,
+                            compression_type="gzip", max_request_size=64 * 1024 * 1024)
+
+
 def make_consumer(
     bootstrap_servers: str, group_id: str, *topics: str, max_poll_records: int = 500, client_id: str = "billing"
 ) -> AIOKafkaConsumer:

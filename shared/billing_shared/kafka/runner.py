@@ -22,11 +22,11 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
 from billing_shared.events import Event, parse_event
-from billing_shared.kafka.clients import make_consumer
+from billing_shared.kafka.clients import make_consumer, make_large_message_producer
 from billing_shared.kafka.topics import TopicNames
 from billing_shared.metrics import CONSUMED, HANDLER_RETRIES
 from billing_shared.outbox import Tx, UnitOfWork
@@ -91,6 +91,7 @@ class ConsumerRunner:
         self.attempts_per_event = attempts_per_event
         self.transient_attempts = transient_attempts
         self.started = asyncio.Event()
+        self._large_producer: AIOKafkaProducer | None = None  # made when a message is too large to park
 
     async def run(self) -> None:
         consumer = make_consumer(
@@ -116,6 +117,9 @@ class ConsumerRunner:
                     log.warning("offset commit failed during a rebalance", consumer=self.name)
         finally:
             await consumer.stop()
+            if self._large_producer is not None:
+                await self._large_producer.stop()
+                self._large_producer = None
 
     async def process(self, tp: TopicPartition, messages: Sequence[ConsumerRecord]) -> None:
         """Handle one partition's share of a poll; returns when every message is handled or parked."""
@@ -180,6 +184,13 @@ class ConsumerRunner:
                 await asyncio.sleep(0.05 * attempt)
         await self.dead_letter(topic, msg, f"handler failed: {error!r}")
 
+    async def _large_message_producer(self) -> AIOKafkaProducer:
+        if self._large_producer is None:
+            producer = make_large_message_producer(self.bootstrap_servers, client_id=f"{self.name}-dlq")
+            await producer.start()
+            self._large_producer = producer
+        return self._large_producer
+
     async def _database_answers(self) -> bool:
         try:
             async with asyncio.timeout(2.0):
@@ -230,11 +241,21 @@ class ConsumerRunner:
 
     async def dead_letter(self, topic: str, msg: ConsumerRecord, error: str) -> None:
         headers = [*(msg.headers or ()), ("error", error[:2000].encode()), ("source_offset", str(msg.offset).encode()),
-                   ("source_partition", str(msg.partition).encode())]
+                   ("source_partition", str(msg.partition).encode()), ("consumer", self.name.encode())]
+        value, producer = msg.value, self.producer
         while True:
             try:
-                await self.producer.send_and_wait(self.names.dlq(topic), msg.value, key=msg.key, headers=headers)
+                await producer.send_and_wait(self.names.dlq(topic), value, key=msg.key, headers=headers)
                 break
+            except MessageSizeTooLargeError:
+                # Never retried as is, or the partition would stop: the source may have come compressed, so try
+                # compressed; when even that is refused, park the place and the reason without the value
+                # (source_partition and source_offset find it in the source topic).
+                if producer is self.producer:
+                    producer = await self._large_message_producer()
+                else:
+                    value = b""
+                    headers = [*headers, ("value_left_out", b"too large to park")]
             except KafkaError as exc:  # the partition must not move on before its bad message is parked
                 log.warning("dead-letter send failed; retrying", error=repr(exc))
                 await asyncio.sleep(0.5)
