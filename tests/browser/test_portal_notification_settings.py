@@ -50,3 +50,34 @@ async def test_an_admin_connects_ticketing_and_configures_service_tickets(full_p
         switches = await (await page.request.get(
             f"{full_portal_system.urls['notifications']}/v1/settings/notifications", headers=auth(ADMIN))).json()
         assert switches["payment.succeeded"] == {"email": False, "ticket": True}
+
+
+async def test_an_admin_sets_the_past_due_reminder_days(full_portal_system, page):
+    portal, notifications = full_portal_system.urls["portal"], full_portal_system.urls["notifications"]
+    await sign_in(page, portal, "admin@msp.example")
+    await page.goto(f"{portal}/settings/notifications")
+    days = page.get_by_label("Days after the due date")
+    await expect(days).to_have_value("1, 7, 14")
+    await expect(page.get_by_role("row").filter(has_text="Invoice past due").get_by_label("Email")).to_be_checked()
+
+    await days.fill("3, 10")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Settings saved")
+    await expect(days).to_have_value("3, 10")
+    stored = await (await page.request.get(f"{notifications}/v1/settings/reminders", headers=auth(ADMIN))).json()
+    assert stored == {"days_after_due": [3, 10]}
+
+    await days.fill("7, next week")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_contain_text("Reminder days must be whole numbers")
+    await days.fill("400")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_contain_text("from 1 to 365")
+    stored = await (await page.request.get(f"{notifications}/v1/settings/reminders", headers=auth(ADMIN))).json()
+    assert stored == {"days_after_due": [3, 10]}
+
+    await days.fill("")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Settings saved")
+    stored = await (await page.request.get(f"{notifications}/v1/settings/reminders", headers=auth(ADMIN))).json()
+    assert stored == {"days_after_due": []}  # no reminders

@@ -23,6 +23,7 @@ from billing_notifications.domain.catalog import (
     NOTIFICATION_TYPES, TYPES, ChannelSwitch, default_switches, merge_switches,
 )
 from billing_notifications.config import NotificationsSettings
+from billing_notifications.domain.reminders import PastDue
 from billing_notifications.domain.triggers import integrations_working, trigger_for
 from tests.e2e.notifications_support import AT, ORG, invoice_synced, payment, payment_succeeded
 
@@ -37,7 +38,9 @@ def test_the_twelve_types_of_the_issue_have_defaults_and_an_audience():
         # beyond the issue's twelve, for staff: a refund failed at settlement, an invoice total below its payments
         "payment.refund_failed", "invoice.over_applied",
         # and an invitation to the client portal, to the address invited
-        "portal.invitation"}
+        "portal.invitation",
+        # past-due reminders (issue 12)
+        "invoice.past_due"}
     defaults = default_switches()
     assert defaults["payment.succeeded"] == ChannelSwitch(email=True, ticket=False)
     assert defaults["invoice.available"] == ChannelSwitch(email=True, ticket=False)
@@ -130,6 +133,8 @@ def test_a_refund_names_the_amount_refunded_this_time():
 def test_every_type_renders_within_ticket_limits(kind):
     data = {
         "invoice.available": invoice_synced().data,
+        "invoice.past_due": PastDue(invoice_id="autotask:1", invoice_number="1042", currency="USD",
+                                    balance=money("300.00"), due_on=date(2026, 11, 1), days_past_due=7, step=7),
         "payment_method.added": PaymentMethodData(method_id="m1", organization_id=ORG, type="echeck", last4="6789"),
         "sync.failed": SyncFailedData(integration="autotask", run_id="r1", reason="timeout"),
         "sync.stalled": SyncStalledData(integration="autotask", last_completed_at=None, interval_minutes=60),

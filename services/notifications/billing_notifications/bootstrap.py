@@ -23,6 +23,7 @@ from billing_notifications.service.delivery import DeliveryWorker
 from billing_notifications.service.deps import Deps
 from billing_notifications.service.desks import PsaDesks
 from billing_notifications.service.intake import Intake
+from billing_notifications.service.reminders import Reminders
 
 
 def mailer(s: NotificationsSettings) -> SmtpMailer:
@@ -62,11 +63,13 @@ async def wire(runtime: Runtime, slot: DepsSlot[Deps]) -> None:
     box = SecretBox(s.secrets_key.get_secret_value()) if s.secrets_key else None
     deps = slot.fill(Deps(pool=runtime.pool, uow=runtime.uow, box=box, desks=PsaDesks(runtime.pool, box, s, http),
                           config=s))
-    for spec in consumers(Intake(staff_email=s.staff_email,
-                                 invoice_max_age_days=s.invoice_available_max_age_days)):
+    intake = Intake(staff_email=s.staff_email, invoice_max_age_days=s.invoice_available_max_age_days)
+    for spec in consumers(intake):
         runtime.consume(spec.name, spec.topics, spec.handlers)
 
     runtime.spawn("delivery-worker", delivery_worker(deps).run)
+    runtime.spawn("past-due-reminders", Reminders(runtime.uow, intake, check_seconds=s.reminder_check_seconds,
+                                                  catch_up_days=s.reminder_catch_up_days).run)
     if s.freshness_enabled:
         runtime.spawn("sync-freshness", freshness_view(runtime, s).run)
 

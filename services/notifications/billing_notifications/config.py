@@ -65,6 +65,11 @@ class NotificationsSettings(ServiceSettings):
     # "null": no limit.
     invoice_available_max_age_days: int | None = Field(default=30, ge=0)
 
+    # Past-due reminders: how often the pass runs, and how many days after a step its reminder may still
+    # go out late (after an outage); older steps are not sent (switching on does not remind all history).
+    reminder_check_seconds: float = Field(default=900.0, gt=0)
+    reminder_catch_up_days: int = Field(default=3, ge=1)
+
     # Sync freshness (faust-streaming).
     freshness_enabled: bool = True
     freshness_app_id: str = "notifications-freshness"

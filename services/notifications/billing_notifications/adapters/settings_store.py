@@ -1,4 +1,4 @@
-"""Channel switches per type and the ticketing configuration, in the service's schema."""
+"""Channel switches per type, the ticketing configuration and the reminder schedule, in the service's schema."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -6,6 +6,7 @@ from dataclasses import asdict
 import asyncpg
 
 from billing_notifications.domain.catalog import ChannelSwitch, default_switches
+from billing_notifications.domain.reminders import DEFAULT_DAYS
 from billing_notifications.domain.tickets import TicketingSettings
 
 
@@ -58,3 +59,14 @@ async def save_ticketing(conn: asyncpg.Connection, settings: TicketingSettings) 
         values["queue_id"], values["issue_type_id"], values["priority"], values["status"],
         values["internal_company_id"],
     )
+
+
+async def reminder_days(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[int, ...]:
+    days = await conn.fetchval("SELECT days_after_due FROM reminder_settings WHERE id = 1")
+    return tuple(days) if days is not None else DEFAULT_DAYS
+
+
+async def save_reminder_days(conn: asyncpg.Connection, days: tuple[int, ...]) -> None:
+    await conn.execute(
+        """INSERT INTO reminder_settings (id, days_after_due) VALUES (1, $1)
+           ON CONFLICT (id) DO UPDATE SET days_after_due = EXCLUDED.days_after_due, updated_at = now()""", list(days))

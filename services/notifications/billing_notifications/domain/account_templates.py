@@ -7,6 +7,7 @@ from billing_shared.events.portal import InvitationData
 from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncRecordFailedData, SyncStalledData
 
 from .parts import INTEGRATIONS, Context, Parts, amount, method_label, when
+from .reminders import PastDue
 
 
 def invoice_available(invoice: InvoiceSnapshot, ctx: Context) -> Parts:
@@ -22,6 +23,21 @@ def invoice_available(invoice: InvoiceSnapshot, ctx: Context) -> Parts:
                ("Issued on", invoice.issued_on.isoformat() + due)],
     )
 
+
+
+def invoice_past_due(due: PastDue, ctx: Context) -> Parts:
+    balance = amount(due.balance, due.currency)
+    days = f"{due.days_past_due} day{'s' if due.days_past_due != 1 else ''}"
+    return Parts(
+        subject=f"Reminder: invoice {due.invoice_number} is {days} past due",
+        intro=[f"Invoice {due.invoice_number} was due on {due.due_on.isoformat()} and {balance} is still open.",
+               "You can pay it in the client portal by card or eCheck. If you have paid it already, thank you:"
+               " please ignore this reminder."],
+        title=f"Invoice {due.invoice_number} of {ctx.who} is {days} past due: {balance} open",
+        summary=f"Invoice {due.invoice_number} of {ctx.who} is past due; the client was reminded.",
+        facts=[("Organization", ctx.who), ("Invoice", due.invoice_number), ("Balance due", balance),
+               ("Due on", due.due_on.isoformat()), ("Days past due", str(due.days_past_due))],
+    )
 
 def payment_method_added(m: PaymentMethodData, ctx: Context) -> Parts:
     what = method_label(m.type, m.brand, m.last4)

@@ -45,6 +45,7 @@ TYPES: dict[str, TypeInfo] = {
     "payment.refund_failed": TypeInfo("staff", _ON_TICKET),
     "invoice.over_applied": TypeInfo("staff", _ON_TICKET),
     "invoice.available": TypeInfo("client", _ON_EMAIL),
+    "invoice.past_due": TypeInfo("client", _ON_EMAIL),
     "payment_method.added": TypeInfo("client", _ON_EMAIL),
     "sync.failed": TypeInfo("staff", _ON_TICKET),
     "sync.stalled": TypeInfo("staff", _ON_TICKET),

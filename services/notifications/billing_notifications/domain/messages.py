@@ -47,6 +47,7 @@ _TEMPLATES: dict[str, Callable[[Any, Context], Parts]] = {
     "payment.refund_failed": pay.payment_refund_failed,
     "invoice.over_applied": acc.invoice_over_applied,
     "invoice.available": acc.invoice_available,
+    "invoice.past_due": acc.invoice_past_due,
     "payment_method.added": acc.payment_method_added,
     "sync.failed": acc.sync_failed,
     "sync.stalled": acc.sync_stalled,

@@ -10,12 +10,15 @@ from billing_shared.events.catalog import (
 from billing_shared.kafka.runner import Handler
 from billing_shared.outbox import Tx
 
-from billing_notifications.service import directory
+from billing_notifications.service import directory, reminders
 from billing_notifications.service.intake import Intake
 
 PAYMENT_TYPES = ("payment.succeeded", "payment.failed", "payment.refunded", "payment.cancelled",
                  "payment.charged_back", "payment.settlement_failed", "payment.unapplied", "payment_method.added",
                  "payment.refund_failed", "invoice.over_applied")
+# Every payment snapshot says what the payment applies to each invoice now (the balances reminders need).
+SNAPSHOT_TYPES = ("payment.succeeded", "payment.failed", "payment.unapplied", "payment.applied", "payment.refunded",
+                  "payment.cancelled", "payment.settlement_failed", "payment.refund_failed", "payment.charged_back")
 SYNC_TYPES = ("sync.failed", "sync.record_failed", "sync.stalled", "integration.connection_failed")
 
 
@@ -31,6 +34,12 @@ def consumers(intake: Intake) -> list[ConsumerSpec]:
         await directory.on_invoice(tx, event)
         await intake.handle(tx, event)
 
+    async def on_payment_event(tx: Tx, event: Event) -> None:
+        if event.event_type in SNAPSHOT_TYPES:
+            await reminders.on_payment(tx, event)
+        if event.event_type in PAYMENT_TYPES:
+            await intake.handle(tx, event)
+
     return [
         ConsumerSpec("notifications-directory", (BILLING_DIRECTORY,), {
             "organization.synced": directory.on_organization_synced,
@@ -40,7 +49,8 @@ def consumers(intake: Intake) -> list[ConsumerSpec]:
             "invoice.synced": on_invoice_synced,
             "invoice.voided": directory.on_invoice,
         }),
-        ConsumerSpec("notifications-payments", (BILLING_PAYMENTS,), {t: intake.handle for t in PAYMENT_TYPES}),
+        ConsumerSpec("notifications-payments", (BILLING_PAYMENTS,),
+                     {t: on_payment_event for t in (*PAYMENT_TYPES, *SNAPSHOT_TYPES)}),
         ConsumerSpec("notifications-sync", (BILLING_SYNC,), {
             **{t: intake.handle for t in SYNC_TYPES},
             "sync.completed": intake.on_sync_completed,  # ends integrations' failure episodes

@@ -1,4 +1,4 @@
-"""`GET/PUT /v1/settings/notifications` and `GET/PUT /v1/settings/ticketing` (admin)."""
+"""`GET/PUT /v1/settings/notifications`, `/v1/settings/ticketing` and `/v1/settings/reminders` (admin)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,11 +11,11 @@ from billing_shared.web.routes import ApiRoutes
 
 from billing_notifications.adapters import settings_store
 from billing_notifications.domain.catalog import NOTIFICATION_TYPES, merge_switches
-
+from billing_notifications.domain.reminders import ScheduleError, schedule_of
 from billing_notifications.service import picklists
 
 from .web_support import deps
-from .views import NotificationSettings, NotificationSettingsChange, Ticketing
+from .views import NotificationSettings, NotificationSettingsChange, ReminderSchedule, Ticketing
 
 routes = ApiRoutes()
 
@@ -71,3 +71,23 @@ async def put_ticketing(request: web.Request) -> web.Response:
         updated = replace(current, **{name: getattr(change, name) for name in change.model_fields_set})
         await settings_store.save_ticketing(conn, updated)
     return json_ok(Ticketing.of(updated))
+
+
+@routes.get("/v1/settings/reminders", summary="Past-due reminders: days after the due date",
+            roles=("admin",), response=ReminderSchedule)
+async def get_reminders(request: web.Request) -> web.Response:
+    days = await settings_store.reminder_days(deps(request).pool)
+    return json_ok(ReminderSchedule(days_after_due=list(days)))
+
+
+@routes.put("/v1/settings/reminders", summary="Change the past-due reminder schedule (an empty list: none)",
+            roles=("admin",), body=ReminderSchedule, response=ReminderSchedule)
+async def put_reminders(request: web.Request) -> web.Response:
+    change = ReminderSchedule.model_validate(await read_json(request))
+    try:
+        days = schedule_of(change.days_after_due)
+    except ScheduleError as exc:
+        raise invalid_request(str(exc), {"fields": {"days_after_due": str(exc)}}) from None
+    async with deps(request).pool.acquire() as conn:
+        await settings_store.save_reminder_days(conn, days)
+    return json_ok(ReminderSchedule(days_after_due=list(days)))

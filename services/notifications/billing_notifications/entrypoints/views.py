@@ -5,9 +5,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, RootModel, StrictBool
-
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
 
 from billing_shared.web.fields import Line, NonNegativeInt32, PositiveId
 
@@ -54,6 +52,13 @@ class Ticketing(BaseModel):
     def of(cls, settings: TicketingSettings) -> "Ticketing":
         # Shown as stored: the input ranges apply to what is put, not to what an older version kept.
         return cls.model_construct(**asdict(settings))
+
+
+class ReminderSchedule(BaseModel):
+    """Past-due reminders: days after the due date (whole days, 1 to 365, at most 10); empty: none."""
+
+    model_config = ConfigDict(extra="forbid")
+    days_after_due: list[StrictInt] = Field(max_length=10)
 
 
 class DeliveryView(BaseModel):

@@ -1,5 +1,5 @@
 """Notification settings (admin): Email and Service Ticket per type, the Service Ticket Configuration
-from the PSA's own picklists; and Connect to Ticketing (the PSA connection tickets are created with)."""
+from the PSA's own picklists, the past-due reminder days; and Connect to Ticketing (the PSA connection tickets are created with)."""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +16,7 @@ routes = web.RouteTableDef()
 TICKET_FIELDS = (("queue_id", "Queue", "queues"), ("issue_type_id", "Issue Type", "issue_types"),
                  ("priority", "Priority", "priorities"))
 CONNECTION = "/v1/settings/ticketing/connection"
+REMINDERS = "/v1/settings/reminders"
 
 
 def type_label(kind: str) -> str:
@@ -35,13 +36,21 @@ async def _choices(notifications: ServiceClient, who: User) -> tuple[dict[str, l
 async def notification_settings(request: web.Request) -> web.Response:
     who = require(request, "admin")
     notifications = deps(request).services.notifications
-    switches, ticketing, (choices, problem) = await asyncio.gather(
+    switches, ticketing, reminders, (choices, problem) = await asyncio.gather(
         notifications.call(who.identity(), "GET", "/v1/settings/notifications"),
         notifications.call(who.identity(), "GET", "/v1/settings/ticketing"),
+        notifications.call(who.identity(), "GET", REMINDERS),
         _choices(notifications, who))
     return page(request, "notification_settings.html", {
         "types": [{"type": k, "label": type_label(k), **v} for k, v in switches.items()],
-        "ticketing": ticketing, "choices": choices, "choices_problem": problem, "ticket_fields": TICKET_FIELDS})
+        "ticketing": ticketing, "choices": choices, "choices_problem": problem, "ticket_fields": TICKET_FIELDS,
+        "reminder_days": ", ".join(str(d) for d in reminders["days_after_due"])})
+
+
+def reminder_days(typed: str) -> list[int] | None:
+    """"1, 7, 14" -> [1, 7, 14]; None when a part is not a whole number (the service checks the range)."""
+    parts = [p for p in typed.replace(",", " ").split() if p]
+    return [int(p) for p in parts] if all(p.isdigit() and len(p) < 6 for p in parts) else None
 
 
 @routes.post("/settings/notifications")
@@ -53,6 +62,16 @@ async def save_notification_settings(request: web.Request) -> web.Response:
     switches = {k: {"email": form.get(f"email:{k}") == "on", "ticket": form.get(f"ticket:{k}") == "on"}
                 for k in known}
     ticketing = {name: int(str(form[name])) for name, _, _ in TICKET_FIELDS if str(form.get(name, "")).isdigit()}
+    days = reminder_days(str(form.get("reminder_days", "")))
+    if days is None:
+        raise redirect(request, "/settings/notifications", ok=False,
+                       flash="Reminder days must be whole numbers of days after the due date, like 1, 7, 14.")
+    try:
+        await notifications.call(who.identity(), "PUT", REMINDERS, json={"days_after_due": days})
+    except ServiceError as exc:
+        if exc.status >= 500:
+            raise
+        raise redirect(request, "/settings/notifications", ok=False, flash=f"Reminder days: {exc.message}.")
     try:
         await notifications.call(who.identity(), "PUT", "/v1/settings/notifications", json=switches)
         if ticketing:
@@ -61,7 +80,7 @@ async def save_notification_settings(request: web.Request) -> web.Response:
         if exc.status >= 500:
             raise
         raise redirect(request, "/settings/notifications", ok=False, flash=sentence(exc.code, exc.message))
-    await audit(request, "saved notification settings", None, {"ticketing": ticketing})
+    await audit(request, "saved notification settings", None, {"ticketing": ticketing, "reminder_days": days})
     raise redirect(request, "/settings/notifications", flash="Settings saved")
 
 
