@@ -12,7 +12,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, DecimalException
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -74,6 +74,11 @@ Money = Annotated[
     BeforeValidator(parse_money),
     PlainSerializer(format_money, return_type=str, when_used="json"),
 ]
+
+
+# What every amount on a topic is except an upstream invoice's lines (a credit line may be negative): the
+# ledger's rules keep sales, applications, refunds and invoice totals at zero or more.
+NonNegativeMoney = Annotated[Money, Field(ge=0)]
 
 
 def parse_decimal(value: object) -> Decimal:

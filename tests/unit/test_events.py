@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from billing_shared.events import EVENTS_BY_TOPIC, parse_event
-from billing_shared.events.catalog import UPSTREAM_INVOICES
+from billing_shared.events.catalog import BILLING_INVOICES, BILLING_PAYMENTS, UPSTREAM_INVOICES
 from billing_shared.money import CENT
 
 money = st.decimals(min_value=0, max_value=Decimal("99999999.99"), places=2, allow_nan=False, allow_infinity=False)
@@ -112,3 +112,50 @@ def test_events_the_database_could_not_store_are_refused_as_invalid(changes):
 def test_a_backslash_before_u0000_in_text_is_not_a_nul():
     event = parse_event(UPSTREAM_INVOICES, json.dumps(_upserted(invoice_number="a\\u0000b")).encode())
     assert event.data.invoice_number == "a\\u0000b"
+
+
+# Found by tests/fuzz/test_topic_fuzz.py: events of another schema version, and negative amounts where the
+# ledger's rules allow none, were taken as valid (a negative invoice total reached notifications' copy and failed
+# payments' CHECK only after retries; a negative payment snapshot would have reached the accounting writeback).
+@pytest.mark.parametrize("version", [0, 2, -1, 10**30])
+def test_an_event_of_another_schema_version_is_refused(version):
+    with pytest.raises(ValidationError, match="schema_version"):
+        parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "schema_version": version}).encode())
+
+
+def _invoice_snapshot(total: str) -> bytes:
+    return json.dumps({
+        "event_id": "0b8f5e34-9a43-4e4e-8b5e-2f9d0a1c6a10", "event_type": "invoice.synced", "schema_version": 1,
+        "occurred_at": "2026-11-27T10:00:00Z", "producer": "sync", "organization_id": "autotask:678",
+        "data": {"invoice_id": "autotask:1", "organization_id": "autotask:678", "invoice_number": None,
+                 "status": "open", "currency": "USD", "total": total, "issued_on": "2026-11-01", "due_on": None,
+                 "paid_on": None, "pdf_url": None, "source_version": 3}}).encode()
+
+
+def _payment_snapshot(**changes) -> bytes:
+    data = {"payment_id": "p1", "transaction_id": "t1", "order_id": "o1", "organization_id": "autotask:678",
+            "contact_id": None, "environment": "autotask", "method": {"type": "credit_card"}, "currency": "USD",
+            "status": "succeeded", "sale_amount": "5.00", "applied_amount": "5.00", "unapplied_amount": "0.00",
+            "refund_amount": "0.00", "original_amount": "5.00",
+            "applications": [{"invoice_id": "autotask:1", "amount": "5.00"}],
+            "transactions": [{"type": "sale", "amount": "5.00", "at": "2026-11-27T10:00:00Z"}], **changes}
+    return json.dumps({"event_id": "0b8f5e34-9a43-4e4e-8b5e-2f9d0a1c6a10", "event_type": "payment.succeeded",
+                       "occurred_at": "2026-11-27T10:00:00Z", "producer": "payments",
+                       "organization_id": "autotask:678", "data": data}).encode()
+
+
+def test_an_invoice_snapshot_with_a_negative_total_is_refused():
+    assert parse_event(BILLING_INVOICES, _invoice_snapshot("0.00")).data.total == 0
+    with pytest.raises(ValidationError, match="total"):
+        parse_event(BILLING_INVOICES, _invoice_snapshot("-5.00"))
+
+
+@pytest.mark.parametrize("changes", [
+    {"sale_amount": "-5.00"}, {"applied_amount": "-0.01"}, {"unapplied_amount": "-1"}, {"refund_amount": "-5.00"},
+    {"original_amount": "-5.00"}, {"applications": [{"invoice_id": "autotask:1", "amount": "-5.00"}]},
+    {"transactions": [{"type": "refund", "amount": "-5.00", "at": "2026-11-27T10:00:00Z"}]},
+])
+def test_a_payment_snapshot_with_a_negative_amount_is_refused(changes):
+    assert parse_event(BILLING_PAYMENTS, _payment_snapshot()).data.sale_amount == Decimal("5.00")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        parse_event(BILLING_PAYMENTS, _payment_snapshot(**changes))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,7 +23,7 @@ class Event(BaseModel):
 
     event_id: uuid.UUID
     event_type: str
-    schema_version: int = 1
+    schema_version: Literal[1] = 1  # another version's meaning is unknown here: such an event is refused
     occurred_at: datetime
     producer: str
     organization_id: str

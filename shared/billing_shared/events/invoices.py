@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar, Literal
 
-from billing_shared.money import Currency, Money
+from billing_shared.money import Currency, NonNegativeMoney
 
 from .envelope import Data, Event
 
@@ -17,7 +17,7 @@ class InvoiceSnapshot(Data):
     invoice_number: str | None
     status: InvoiceStatus
     currency: Currency
-    total: Money
+    total: NonNegativeMoney
     issued_on: date
     due_on: date | None
     paid_on: date | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from billing_shared.money import Currency, Money
+from billing_shared.money import Currency, NonNegativeMoney
 
 from .envelope import Data, Event
 
@@ -23,12 +23,12 @@ class PaymentMethodSummary(Data):
 
 class Application(Data):
     invoice_id: str
-    amount: Money
+    amount: NonNegativeMoney
 
 
 class TransactionRow(Data):
     type: Literal["sale", "refund"]
-    amount: Money
+    amount: NonNegativeMoney
     at: datetime
     transaction_id: str | None = None
     # Beyond the contract's shape: set on a refund that failed at settlement (it never reached the client;
@@ -47,11 +47,11 @@ class PaymentSnapshot(Data):
     currency: Currency
     status: PaymentStatus
     failure_reason: str | None = None
-    sale_amount: Money
-    applied_amount: Money
-    unapplied_amount: Money
-    refund_amount: Money
-    original_amount: Money
+    sale_amount: NonNegativeMoney
+    applied_amount: NonNegativeMoney
+    unapplied_amount: NonNegativeMoney
+    refund_amount: NonNegativeMoney
+    original_amount: NonNegativeMoney
     # Beyond the contract's shape: for a cancel, what moved at the gateway (null: no cancel asked).
     gateway_reversal: GatewayReversal | None = None
     applications: list[Application] = []
@@ -132,9 +132,9 @@ class InvoiceOverAppliedData(Data):
     organization_id: str
     invoice_number: str | None = None
     currency: Currency
-    total: Money  # the total as sync reports it now
-    applied: Money  # what the ledger applies to it
-    over_by: Money  # applied - total: money to move (unapply, refund) by hand
+    total: NonNegativeMoney  # the total as sync reports it now
+    applied: NonNegativeMoney  # what the ledger applies to it
+    over_by: NonNegativeMoney  # applied - total: money to move (unapply, refund) by hand
     source_version: int
 
 
