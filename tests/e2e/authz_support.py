@@ -48,7 +48,10 @@ USERS = [
      "organization_id": ORG["A"], "contact_id": CONTACT["A"]},
     {"email": "lee@birch.example", "password": PASSWORD, "role": "client",
      "organization_id": ORG["B"], "contact_id": CONTACT["B"]},
+    {"email": "nia@acme.example", "password": PASSWORD, "role": "client",  # given a profile that allows nothing
+     "organization_id": ORG["A"], "contact_id": "autotask:902"},
 ]
+NOTHING_PROFILE = "00000000-0000-0000-0000-00000000000a"
 ALL_PERMISSIONS = frozenset({"view_invoices", "make_payments", "view_quotes"})  # the Default client profile
 
 
@@ -58,6 +61,7 @@ class Principal:
     name: str
     role: str | None
     org: str | None = None
+    limited: bool = False  # a client person whose profile allows nothing (no permissions claimed)
 
 
 PRINCIPALS = (
@@ -66,6 +70,7 @@ PRINCIPALS = (
     Principal("client A token", "client", "A"), Principal("client B token", "client", "B"),
     Principal("portal admin", "admin"), Principal("portal manager", "manager"),
     Principal("portal client A", "client", "A"), Principal("portal client B", "client", "B"),
+    Principal("portal client A, no permissions", "client", "A", limited=True),
 )
 
 
@@ -103,7 +108,8 @@ class AuthzWorld:
             self.bearer[p.name] = sign(Identity(
                 subject=str(uuid.uuid4()), role=p.role or "", organization_id=org,
                 contact_id=CONTACT[p.org] if p.org else None,
-                permissions=ALL_PERMISSIONS if p.role == "client" else None), key, lifetime_seconds=3600)
+                permissions=(frozenset() if p.limited else ALL_PERMISSIONS) if p.role == "client" else None),
+                key, lifetime_seconds=3600)
 
     async def call(self, service: str, method: str, path: str, body: Any = None, *, who: str | None = "admin token",
                    headers: dict[str, str] | None = None) -> Reply:
@@ -159,6 +165,9 @@ class AuthzWorld:
         self.mint_bearers()
         await seed_customer(self.sims, 678, "Acme Dental", 901)
         await seed_customer(self.sims, 679, "Birch Legal", 903)
+        await self.sims.psa_call("POST", "/_sim/contacts", {
+            "id": 902, "companyID": 678, "firstName": "Nia", "lastName": "Viewer", "emailAddress": "nia@acme.example",
+            "isActive": 1, "primaryContact": False, "billingContact": False})
         await seed_invoice(self.sims, 7001, "500.00", 678)
         await seed_invoice(self.sims, 7002, "500.00", 679)
         await self.connect_quickbooks()
@@ -188,6 +197,15 @@ class AuthzWorld:
         for org in "AB":
             self.ids[org]["payment"] = await self.pay(org)
             self.ids[org]["method"] = await self.store_method(org)
+
+        conn = await asyncpg.connect(self.system.env["DATABASE_URL"])
+        try:  # the admin page's effect (tests/browser/test_portal_client_profiles.py drives the page itself)
+            await conn.execute("INSERT INTO portal.client_profiles (profile_id, name, view_invoices, make_payments, "
+                               "view_quotes) VALUES ($1, 'Nothing', false, false, false)", uuid.UUID(NOTHING_PROFILE))
+            await conn.execute("UPDATE portal.users SET profile_id = $1 WHERE email = 'nia@acme.example'",
+                               uuid.UUID(NOTHING_PROFILE))
+        finally:
+            await conn.close()
 
         async def delivered() -> str | None:  # the receipt of a payment, emailed to the SMTP sink
             page = await self.ok("notifications", "GET", "/v1/deliveries?status=delivered")

@@ -30,7 +30,9 @@ async def _organization(request: web.Request) -> str:
 
 @routes.get(PATH, summary="Stored payment methods", roles=("manager", "client"), response=WalletPage)
 async def list_methods(request: web.Request) -> web.Response:
-    methods = await wallet_store.list_for(deps(request).pool, await _organization(request))
+    organization_id = await _organization(request)
+    require_permission(request, "make_payments")  # the wallet is for paying, as adding and removing are
+    methods = await wallet_store.list_for(deps(request).pool, organization_id)
     return json_ok(WalletPage(items=[WalletMethodView.of(m) for m in methods]))
 
 

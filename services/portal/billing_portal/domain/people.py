@@ -27,8 +27,8 @@ class User:
 
     @property
     def home(self) -> str:
-        if self.role == "client" and not self.may("view_invoices"):
-            return "/portal/payments" if self.may("make_payments") else "/portal/quotes"
+        if self.role == "client" and not self.may("view_invoices"):  # payments: every client may open it
+            return "/portal/quotes" if self.may("view_quotes") and not self.may("make_payments") else "/portal/payments"
         return HOME[self.role]
 
     def is_one_of(self, *roles: str) -> bool:

@@ -24,7 +24,8 @@ async def invoice(request: web.Request) -> web.Response:
 
 @routes.get("/invoices/{invoice_id}/image")
 async def invoice_image(request: web.Request) -> web.Response:
-    who = require(request, "manager", "client")
+    require(request, "manager", "client")
+    who = require_permission(request, "view_invoices")
     found = await deps(request).services.sync.fetch_bytes(who.identity(),
                                                           f"/v1/invoices/{request.match_info['invoice_id']}/image")
     if found is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from billing_shared.web.app import json_ok
-from billing_shared.web.auth import principal
+from billing_shared.web.auth import principal, require_permission
 from billing_shared.web.errors import not_found, read_json
 from billing_shared.web.paging import next_cursor, page_request, text_after
 from billing_shared.web.routes import ApiRoutes
@@ -55,6 +55,7 @@ async def get_invoice_image(request: web.Request) -> web.Response:
     if organization_id is None:
         raise not_found("invoice")
     principal(request).check_organization(organization_id, "invoice")
+    require_permission(request, "view_invoices")  # the PDF is the invoice: a profile without invoices is refused
     found = await invoice_image(d, invoice_id)
     if found is None:
         raise not_found("invoice image")
