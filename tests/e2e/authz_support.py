@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,6 +72,8 @@ PRINCIPALS = (
     Principal("portal admin", "admin"), Principal("portal manager", "manager"),
     Principal("portal client A", "client", "A"), Principal("portal client B", "client", "B"),
     Principal("portal client A, no permissions", "client", "A", limited=True),
+    # not principals at all, whatever they claim: answered as no token (401)
+    Principal("portal admin signed with another key", None), Principal("portal admin expired", None),
 )
 
 
@@ -100,7 +103,12 @@ class AuthzWorld:
         key = self.system.env["IDENTITY_KEY"]
         by_name = {"admin token": ADMIN, "manager token": MANAGER, "client A token": CLIENT_A,
                    "client B token": CLIENT_B, "no token": None}
+        admin = Identity(subject=str(uuid.uuid4()), role="admin")
+        self.bearer["portal admin signed with another key"] = sign(admin, secrets.token_urlsafe(48))
+        self.bearer["portal admin expired"] = sign(admin, key, lifetime_seconds=60, now=time.time() - 3600)
         for p in PRINCIPALS:
+            if p.name in self.bearer:
+                continue
             if p.name in by_name:
                 self.bearer[p.name] = by_name[p.name]
                 continue

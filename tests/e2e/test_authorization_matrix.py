@@ -233,7 +233,7 @@ async def run_cell(world: AuthzWorld, cell: Cell, route: Route) -> tuple[Cell, f
     path = await fill(world, route, cell.path, org, fresh, cell.kind == "crossed")
     body = route.body(world, cell.who, org) if route.body else None
     headers = {"Idempotency-Key": str(uuid.uuid4())} if route.headers else None
-    reply = await world.call(cell.service, cell.method, path, body, who=cell.who.role and cell.who.name,
+    reply = await world.call(cell.service, cell.method, path, body, who=cell.who.name,
                              headers=headers)
     return cell, want, reply, path
 
@@ -569,3 +569,26 @@ async def test_a_client_whose_profile_allows_nothing_lands_on_a_page_it_may_open
         async with http.post(f"{portal}/login", data={"email": "nia@acme.example", "password": "authz-test-password",
                                                       "csrf_token": form_token}) as answer:
             assert (answer.status, answer.url.path) == (200, "/portal/payments")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_several_invoices_in_one_payment_never_show_another_organizations_invoice(world: AuthzWorld) -> None:
+    """The body's other form (`invoices`): a client naming another organization's invoice among its own is
+    answered as if that invoice did not exist, and nothing is charged."""
+    async def sales() -> int:
+        async with world.http.get(f"{world.gateway}/_sim/transactions") as answer:
+            return sum(1 for t in await answer.json() if t["type"] == "sale")
+
+    before, answers = await sales(), {}
+    for name, org in (("client A token", "A"), ("client B token", "B"), ("portal client A", "A"),
+                      ("portal client B", "B")):
+        other = world.ids["B" if org == "A" else "A"]["invoice"]
+        for kind, second in (("other", other), ("missing", MISSING["invoice"])):
+            body = {"invoices": [{"invoice_id": world.ids[org]["invoice"], "amount": "1.00"},
+                                 {"invoice_id": second, "amount": "1.00"}],
+                    "payment_method": {"token": "tok_visa_approved"}}
+            reply = await world.call("payments", "POST", "/v1/payments", body, who=name,
+                                     headers={"Idempotency-Key": str(uuid.uuid4())})
+            answers[(name, kind)] = (reply.status, (reply.body or {}).get("error", {}).get("code"))
+    assert all(answer == (404, "not_found") for answer in answers.values()), answers
+    assert await sales() == before
