@@ -592,3 +592,21 @@ async def test_several_invoices_in_one_payment_never_show_another_organizations_
             answers[(name, kind)] = (reply.status, (reply.body or {}).get("error", {}).get("code"))
     assert all(answer == (404, "not_found") for answer in answers.values()), answers
     assert await sales() == before
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_stored_method_of_another_organization_pays_nothing(world: AuthzWorld) -> None:
+    """The other id a payment names (`payment_method.method_id`): another organization's stored method is
+    answered as a missing one, for clients and staff alike, and nothing is charged."""
+    answers = {}
+    for name, org in (("client A token", "A"), ("portal client B", "B"), ("manager token", "A"),
+                      ("portal admin", "B")):
+        other = world.ids["B" if org == "A" else "A"]["method"]
+        for kind, method in (("other", other), ("missing", str(uuid.uuid4()))):
+            body = {"invoice_id": world.ids[org]["invoice"], "amount": "1.00", "payment_method": {"method_id": method}}
+            if not name.startswith(("client", "portal client")):
+                body["contact_id"] = CONTACT[org]
+            reply = await world.call("payments", "POST", "/v1/payments", body, who=name,
+                                     headers={"Idempotency-Key": str(uuid.uuid4())})
+            answers[(name, kind)] = (reply.status, (reply.body or {}).get("error", {}).get("code"))
+    assert all(answer == (404, "not_found") for answer in answers.values()), answers
