@@ -159,3 +159,16 @@ def test_a_payment_snapshot_with_a_negative_amount_is_refused(changes):
     assert parse_event(BILLING_PAYMENTS, _payment_snapshot()).data.sale_amount == Decimal("5.00")
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         parse_event(BILLING_PAYMENTS, _payment_snapshot(**changes))
+
+
+# Found by tests/fuzz/test_topic_fuzz.py: a moment that leaves years 1 to 9999 once in UTC passed the parser, then
+# every handler that turned it to UTC failed with OverflowError (sync's writeback, notifications' intake) and
+# notifications' sync-freshness agent crashed on it and stopped reading billing.sync.v1.
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_moment_out_of_range_in_utc_is_refused(moment):
+    with pytest.raises(ValidationError, match="occurred_at"):
+        parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "occurred_at": moment}).encode())
+    transactions = [{"type": "sale", "amount": "5.00", "at": moment}]
+    with pytest.raises(ValidationError, match="within years 1 to 9999"):
+        parse_event(BILLING_PAYMENTS, _payment_snapshot(transactions=transactions))
+    assert parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "occurred_at": "9999-12-31T23:59:59Z"}).encode())

@@ -3,9 +3,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+
+def _in_utc_range(moment: datetime) -> datetime:
+    """Every consumer turns moments to UTC (and Postgres stores them so): one that would leave years 1 to 9999
+    on the way (0001-01-01T00:00:00+14:00) is refused here, not by a handler's OverflowError."""
+    if moment.tzinfo is not None:
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must be a moment within years 1 to 9999 in UTC") from None
+    return moment
+
+
+Instant = Annotated[datetime, AfterValidator(_in_utc_range)]
 
 
 class Data(BaseModel):
@@ -24,7 +38,7 @@ class Event(BaseModel):
     event_id: uuid.UUID
     event_type: str
     schema_version: Literal[1] = 1  # another version's meaning is unknown here: such an event is refused
-    occurred_at: datetime
+    occurred_at: Instant
     producer: str
     organization_id: str
     correlation_id: str | None = None

@@ -1,10 +1,9 @@
 """`billing.notifications.v1`: every notification, then its delivery outcome."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
-from .envelope import Data, Event
+from .envelope import Data, Event, Instant
 
 Channel = Literal["email", "ticket"]
 
@@ -38,7 +37,7 @@ class DeliveryOutcomeData(Data):
     notification_id: str
     type: str
     channel: Channel
-    at: datetime
+    at: Instant
     attempts: int
     reason: str | None = None
     external_id: str | None = None

@@ -1,12 +1,11 @@
 """`billing.payments.v1`: full payment snapshots on every state change, and wallet events."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
 from billing_shared.money import Currency, NonNegativeMoney
 
-from .envelope import Data, Event
+from .envelope import Data, Event, Instant
 
 PaymentStatus = Literal["pending", "succeeded", "failed", "cancelled", "charged_back"]
 # Beyond the contract's shape (an added field): how a cancel reached the gateway.
@@ -29,7 +28,7 @@ class Application(Data):
 class TransactionRow(Data):
     type: Literal["sale", "refund"]
     amount: NonNegativeMoney
-    at: datetime
+    at: Instant
     transaction_id: str | None = None
     # Beyond the contract's shape: set on a refund that failed at settlement (it never reached the client;
     # its amount is unapplied again and no longer counts in refund_amount).

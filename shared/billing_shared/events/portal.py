@@ -1,10 +1,9 @@
 """`billing.portal.v1`: what the portal tells the other services (an invitation to a client contact)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
-from .envelope import Data, Event
+from .envelope import Data, Event, Instant
 
 
 class InvitationData(Data):
@@ -14,7 +13,7 @@ class InvitationData(Data):
     email: str
     name: str
     link: str  # single use; expires at `expires_at`
-    expires_at: datetime
+    expires_at: Instant
     invited_by: str
 
 

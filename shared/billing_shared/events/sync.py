@@ -1,10 +1,9 @@
 """`billing.sync.v1`: sync runs and integration health."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
-from .envelope import Data, Event
+from .envelope import Data, Event, Instant
 
 Integration = Literal["autotask", "quickbooks"]
 
@@ -27,7 +26,7 @@ class SyncProgressData(Data):
 class SyncCompletedData(Data):
     integration: Integration
     run_id: str
-    completed_at: datetime
+    completed_at: Instant
     interval_minutes: int | None = None
     counts: dict[str, int] = {}
 
@@ -49,7 +48,7 @@ class SyncRecordFailedData(Data):
 
 class SyncStalledData(Data):
     integration: Integration
-    last_completed_at: datetime | None
+    last_completed_at: Instant | None
     interval_minutes: int
 
 
