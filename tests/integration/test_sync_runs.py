@@ -99,8 +99,9 @@ async def test_later_runs_are_incremental_and_pick_up_new_invoices_voids_and_pay
         assert len(snapshots) == 5
 
         calls = await sims.psa_call("GET", "/_sim/requests")
-        # an incremental run reads pages of changes only: one query per entity, the void pass, 1 create
-        assert calls["by_entity"]["Invoices"].get("POST query", 0) == 2
+        # an incremental run reads pages of changes only: one query per entity, the void pass, and the
+        # invoices held open read again by id for their paid dates (one page)
+        assert calls["by_entity"]["Invoices"].get("POST query", 0) == 3
         assert calls["by_entity"]["Companies"] == {"POST query": 1}
         organizations = await api.call("GET", "/v1/organizations", token=MANAGER, expect=200)
         assert [o["name"] for o in organizations["items"]] == ["Acme Dental", "Bolt Legal"]
@@ -300,6 +301,28 @@ async def test_without_accounting_a_psa_paid_date_means_paid_elsewhere(infra, da
         assert (by_id["autotask:501"]["status"], by_id["autotask:501"]["paid_on"]) == ("paid", "2026-11-20")
         assert by_id["autotask:501"]["invoice_number"] == "H-501"
         assert (by_id["autotask:502"]["status"], by_id["autotask:502"]["paid_on"]) == ("open", None)
+
+
+async def test_an_incremental_run_sees_a_paid_date_set_in_the_psa_since(infra, database_url, topic_prefix):
+    """Invoices have no change field: the invoices held open are read again by id in every incremental run,
+    so an invoice paid by other means (the paid date set in Autotask) stops being payable within a run."""
+    names = TopicNames(topic_prefix)
+    async with simulators() as sims, sync_in_process(sync_settings(infra, database_url, topic_prefix)) as api:
+        await seed_customer(sims)
+        await seed_invoice(sims, 501, "500.00", invoiceNumber="H-501")
+        await seed_invoice(sims, 502, "300.00", invoiceNumber="H-502")
+        await api.setup(sims, quickbooks=False)
+        assert (await api.run_to_end())["status"] == "completed"
+        await sims.psa_call("PATCH", "/_sim/invoices/502", {"paidDate": "2026-11-25T00:00:00"})
+        run = await api.run_to_end()
+        assert (run["status"], run["mode"]) == ("completed", "incremental"), run
+        assert run["entities"]["open_invoices"] == {"fetched": 2, "total": 2, "done": True}
+        snapshots = values(await read_topic(infra.kafka_bootstrap, names(BILLING_INVOICES), count=3, settle=1.0))
+        assert len(snapshots) == 3  # the two, then 502 again; 501 did not change and is not published again
+        assert (snapshots[-1]["data"]["invoice_id"], snapshots[-1]["data"]["status"],
+                snapshots[-1]["data"]["paid_on"]) == ("autotask:502", "paid", "2026-11-25")
+        run = await api.run_to_end()
+        assert run["entities"]["open_invoices"]["fetched"] == 1  # 502 is no longer held open
 
 
 async def test_a_cursor_this_api_did_not_hand_out_is_an_invalid_request(infra, database_url, topic_prefix):

@@ -44,6 +44,14 @@ async def upsert(conn: asyncpg.Connection, invoices: Sequence[PsaInvoice]) -> li
     return [r["invoice_id"] for r in rows]
 
 
+async def open_external_ids(conn: asyncpg.Connection, after: int, limit: int) -> list[int]:
+    """PSA ids of the invoices we hold open (not voided, no paid date), in id order after `after`."""
+    rows = await conn.fetch(
+        """SELECT external_id FROM psa_invoices WHERE NOT voided AND paid_on IS NULL AND external_id > $1
+           ORDER BY external_id LIMIT $2""", after, limit)
+    return [r["external_id"] for r in rows]
+
+
 # A link is current when it is in the books sync is connected to now and its object still exists
 # there; other links keep the number they gave but are never matched by accounting id.
 _CURRENT = "a.realm_id = $%d AND a.retired_at IS NULL"

@@ -19,6 +19,8 @@ PSA_ENTITIES: dict[str, str] = {
 }
 # Invoices have no change field [C]: new ones by id watermark, voids by voidedDate in their own pass.
 VOIDED_INVOICES = "voided_invoices"
+# ... and paid dates by reading again, in incremental runs, the invoices we hold open (no paid date, not voided).
+OPEN_INVOICES = "open_invoices"
 ACCOUNTING_INVOICES = "accounting_invoices"  # read back from accounting: numbers, balances
 NUMBERING = "numbering"  # PSA invoices given an accounting number in this run
 

@@ -29,7 +29,7 @@ from billing_sync.domain.runs import ACCOUNTING_INVOICES, NUMBERING, VOIDED_INVO
 from billing_sync.service import accounting_steps
 from billing_sync.service.deps import Deps
 from billing_sync.service.directory import settle_organizations
-from billing_sync.service.psa_steps import StepRun, pull
+from billing_sync.service.psa_steps import StepRun, pull, reread_open
 from billing_sync.service.publishing import PublishPolicy
 from billing_sync.service.runs import RunAborted, complete, fail
 
@@ -98,6 +98,7 @@ async def _steps(deps: Deps, run: asyncpg.Record, used: dict[str, int | None]) -
         await pull(step, "invoices")
         if run["mode"] == "incremental":
             await pull(step, VOIDED_INVOICES)
+            await reread_open(step)  # paid dates set in the PSA since (a full run reads every invoice anyway)
 
     async with asyncio.TaskGroup() as group:
         group.create_task(directory())

@@ -17,7 +17,7 @@ from billing_shared.psa import F, Filter, changed_since
 from billing_sync.adapters import directory_store, psa_invoice_store
 from billing_sync.adapters.psa import INVOICE_FIELDS, PAGE, PsaSource
 from billing_sync.domain import psa as rows
-from billing_sync.domain.runs import PSA_ENTITIES, VOIDED_INVOICES, advance
+from billing_sync.domain.runs import OPEN_INVOICES, PSA_ENTITIES, VOIDED_INVOICES, advance
 from billing_sync.service.directory import publish_contacts
 from billing_sync.service.publishing import PublishPolicy, republish
 from billing_sync.service.runs import save_progress
@@ -136,3 +136,32 @@ async def pull(step: StepRun, entity: str) -> None:
         step.progress = advance(step.progress, entity, fetched=0, last_id=None, changed_at=None,
                                 total=total if total is not None else fetched, done=True)
         await save_progress(tx, step.run_id, entity, step.progress[entity])
+
+
+async def reread_open(step: StepRun) -> None:
+    """Invoices have no change field, so a paid date set in the PSA (paid by other means) shows only when
+    the invoice is read again: read the ones we hold open again, a page of ids at a time, each page
+    stored with its checkpoint like any other step."""
+    spec = SPECS["invoices"]
+    state = step.progress.get(OPEN_INVOICES) or {}
+    if state.get("done"):
+        return
+    after = int(state.get("after_id") or 0)
+    while True:
+        async with step.uow.pool.acquire() as conn:
+            ids = await psa_invoice_store.open_external_ids(conn, after, PAGE)
+        if not ids:
+            break
+        items = []
+        async for page in step.psa.pages("Invoices", [F.in_("id", ids)], None, spec.include_fields):
+            items.extend(_parse(spec, OPEN_INVOICES, page))
+        async with step.uow.begin() as tx:
+            await spec.store(tx, items, step.policy)
+            step.progress = advance(step.progress, OPEN_INVOICES, fetched=len(items), last_id=ids[-1], changed_at=None)
+            await save_progress(tx, step.run_id, OPEN_INVOICES, step.progress[OPEN_INVOICES])
+        after = ids[-1]
+    async with step.uow.begin() as tx:
+        fetched = int((step.progress.get(OPEN_INVOICES) or {}).get("fetched", 0))
+        step.progress = advance(step.progress, OPEN_INVOICES, fetched=0, last_id=None, changed_at=None,
+                                total=fetched, done=True)
+        await save_progress(tx, step.run_id, OPEN_INVOICES, step.progress[OPEN_INVOICES])

@@ -16,7 +16,7 @@ from billing_shared.outbox import Tx
 
 from billing_sync.adapters import integration_store, run_store
 from billing_sync.domain.integrations import AUTOTASK
-from billing_sync.domain.runs import VOIDED_INVOICES, Mode, Watermark, choose_mode, plan_since, watermarks_after
+from billing_sync.domain.runs import OPEN_INVOICES, VOIDED_INVOICES, Mode, Watermark, choose_mode, plan_since, watermarks_after
 from billing_sync.service.deps import Deps
 from billing_sync.service.publishing import PRODUCER
 
@@ -82,7 +82,8 @@ async def complete(tx: Tx, run_id: uuid.UUID, started_at: datetime, progress: di
     if current is None:
         raise RunAborted(str(run_id))
     previous = await run_store.watermarks(tx.conn, AUTOTASK)
-    marks = watermarks_after({e: p for e, p in progress.items() if e != VOIDED_INVOICES}, previous, started_at)
+    marks = watermarks_after({e: p for e, p in progress.items() if e not in (VOIDED_INVOICES, OPEN_INVOICES)},
+                             previous, started_at)
     # Voids have no stamp of their own to watch: the next run looks back to this run's start.
     marks[VOIDED_INVOICES] = Watermark(changed_at=started_at)
     await run_store.save_watermarks(tx.conn, AUTOTASK, marks)
