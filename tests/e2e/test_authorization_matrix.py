@@ -1,6 +1,7 @@
 """The authorization matrix (issue 11, item 3): every route of the services' /openapi.json documents ×
-every principal (no token, the machine tokens of admin, manager, client A and client B, and the identities
-the portal signs for the same four people) × {own id, another organization's id, a missing id} for routes
+every principal (no token, the machine tokens of admin, manager, client A and client B, the identities
+the portal signs for the same four people and for a client whose profile allows nothing, and identities
+signed with another key or expired) × {own id, another organization's id, a missing id} for routes
 with ids. The expected status of each cell comes from TABLE below and CONTRACT.md "Auth":
 
 - no token: 401; a role the route does not name: 403 (before anything is looked up);
@@ -120,8 +121,9 @@ TABLE: dict[tuple[str, str, str], Route] = {
                                                                       permission="make_payments",
                                                                       note="stores a method"),
     (P, "DELETE", "/v1/organizations/{organization_id}/wallet/{method_id}"): Route(
-        ANYONE, "method", 204, serial=True, permission="make_payments", note="a fresh stored method for each allowed cell; crossed: the "
-                                                 "caller's organization with the other one's method: 404"),
+        ANYONE, "method", 204, serial=True, permission="make_payments",
+        note="a fresh stored method for each allowed cell; crossed: the caller's organization with the other "
+             "one's method: 404"),
     (P, "POST", "/v1/webhooks/gateway"): Route((), own=401, note="public: its own signature, no bearer; "
                                                                   "unsigned: 401 for everyone"),
     # notifications
@@ -155,7 +157,8 @@ class Cell:
     kind: str | None  # own, other, missing; None for a route without ids
 
     def __str__(self) -> str:
-        return f"{self.method} {self.service}{self.path} as {self.who.name}" + (f" on {self.kind} id" if self.kind else "")
+        on = f" on {self.kind} id" if self.kind else ""
+        return f"{self.method} {self.service}{self.path} as {self.who.name}{on}"
 
 
 def expected(route: Route, who: Principal, kind: str | None) -> frozenset[int]:
