@@ -172,3 +172,11 @@ def test_a_moment_out_of_range_in_utc_is_refused(moment):
     with pytest.raises(ValidationError, match="within years 1 to 9999"):
         parse_event(BILLING_PAYMENTS, _payment_snapshot(transactions=transactions))
     assert parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "occurred_at": "9999-12-31T23:59:59Z"}).encode())
+
+
+# Found by tests/fuzz/test_topic_fuzz.py: a 1.1 MB organization_id passed the parser; notifications' sync-freshness
+# view then could not write its changelog (MessageSizeTooLargeError) and its agent crashed over and over.
+def test_an_organization_id_longer_than_an_id_is_refused():
+    with pytest.raises(ValidationError, match="organization_id"):
+        parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "organization_id": "x" * 1_100_000}).encode())
+    assert parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "organization_id": "x" * 255}).encode())

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def _in_utc_range(moment: datetime) -> datetime:
@@ -40,7 +40,9 @@ class Event(BaseModel):
     schema_version: Literal[1] = 1  # another version's meaning is unknown here: such an event is refused
     occurred_at: Instant
     producer: str
-    organization_id: str
+    # The Kafka key and part of every store's keys and indexes (a megabyte-long one crashed notifications'
+    # sync-freshness view, whose changelog cannot carry it); ids are `<source>:<external id>`, short.
+    organization_id: str = Field(max_length=255)
     correlation_id: str | None = None
     data: Any
 
