@@ -314,6 +314,28 @@ async def test_pay_elsewhere_defaults_to_the_whole_balance(sim: Sim) -> None:
     assert [c["DisplayName"] for c in await sim.control("GET", "/_sim/customers")] == ["Acme Dental"]
 
 
+async def test_refund_receipt_needs_a_deposit_account_and_is_found_by_its_note(sim: Sim) -> None:
+    customer = await sim.customer()
+    invoice = await sim.invoice(customer["Id"], "500.00")
+    line = {"DetailType": "SalesItemLineDetail", "Amount": "200.00", "SalesItemLineDetail": {}}
+    body = {"CustomerRef": {"value": customer["Id"]}, "Line": [line], "PrivateNote": "refund 1 of payment p1;"}
+
+    missing = await sim.api("POST", "refundreceipt", body)
+    created = (await sim.ok("POST", "refundreceipt", {**body, "DepositToAccountRef": {"value": "2"}}))["RefundReceipt"]
+
+    assert missing.status == 400 and missing.fault["element"] == "DepositToAccountRef"
+    assert created["TotalAmt"] == Decimal("200") and created["DepositToAccountRef"]["value"] == "2"
+    assert (await sim.ok("GET", f"refundreceipt/{created['Id']}"))["RefundReceipt"]["Id"] == created["Id"]
+    found = (await sim.query(f"SELECT * FROM RefundReceipt WHERE CustomerRef = '{customer['Id']}'")).body
+    assert [r["PrivateNote"] for r in found["QueryResponse"]["RefundReceipt"]] == ["refund 1 of payment p1;"]
+    assert [r["Id"] for r in await sim.control("GET", "/_sim/refund-receipts")] == [created["Id"]]
+    [listed] = await sim.control("GET", "/_sim/invoices")
+    assert listed["Balance"] == Decimal("500")  # a refund receipt moves no invoice balance
+    deleted = await sim.ok("POST", "refundreceipt", {"Id": created["Id"], "SyncToken": "0"}, operation="delete")
+    assert deleted["RefundReceipt"]["status"] == "Deleted"
+    assert await sim.control("GET", "/_sim/refund-receipts") == []
+
+
 # -- query -----------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from .wire import QboError, fault_response, to_wire
 COLLECTIONS = {
     "invoices": "Invoice",
     "payments": "Payment",
+    "refund-receipts": "RefundReceipt",
     "customers": "Customer",
     "items": "Item",
     "accounts": "Account",

@@ -32,7 +32,7 @@ class InvoiceRules(EntityRules):
                 f"customer's currency {customer_currency}",
                 "CurrencyRef",
             )
-        candidate["Line"] = _lines(books, candidate.get("Line"))
+        candidate["Line"] = invoice_lines(books, candidate.get("Line"))
         total = sum((l["Amount"] for l in candidate["Line"] if "SalesItemLineDetail" in l), ZERO)
         candidate["Line"].append(
             {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
@@ -72,7 +72,7 @@ class InvoiceRules(EntityRules):
         return {k: v for k, v in obj.items() if k not in {"Id", "SyncToken", "MetaData"}}
 
 
-def _lines(books: Books, raw_lines: object) -> list[dict[str, Any]]:
+def invoice_lines(books: Books, raw_lines: object) -> list[dict[str, Any]]:
     if not raw_lines:
         raise required("Line")
     if not isinstance(raw_lines, list):

@@ -14,6 +14,7 @@ from .rules import EntityRules
 from .rules_invoice import InvoiceRules
 from .rules_lists import AccountRules, CustomerRules, ItemRules
 from .rules_payment import PaymentRules
+from .rules_refund import RefundReceiptRules
 from .traffic import FaultInjector, RateLimiter, RequestCounter
 
 
@@ -25,6 +26,7 @@ def entity_rules() -> dict[str, EntityRules]:
         "Customer": CustomerRules(),
         "Invoice": InvoiceRules(),
         "Payment": PaymentRules(),
+        "RefundReceipt": RefundReceiptRules(),
     }
 
 
