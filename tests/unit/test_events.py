@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -180,3 +181,40 @@ def test_an_organization_id_longer_than_an_id_is_refused():
     with pytest.raises(ValidationError, match="organization_id"):
         parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "organization_id": "x" * 1_100_000}).encode())
     assert parse_event(UPSTREAM_INVOICES, json.dumps({**_upserted(), "organization_id": "x" * 255}).encode())
+
+
+def test_an_invitation_with_an_id_or_address_too_long_to_store_is_refused():
+    """A 5,000-character invitation id passed the parser and then failed notifications' dedupe index on
+    every retry (found by the topic fuzzing): ids and texts have the lengths a store can keep."""
+    from billing_shared.events.catalog import BILLING_PORTAL
+    from billing_shared.events.portal import InvitationData, InvitationSent
+
+    sent = InvitationSent.new(producer="portal", organization_id="autotask:678", data=InvitationData(
+        invitation_id="i1", organization_id="autotask:678", contact_id="autotask:901", email="ap@acme.example",
+        name="Ada Payer", link="https://portal.msp.example/invitations/abc", invited_by="admin@msp.example",
+        expires_at=datetime(2026, 12, 4, tzinfo=UTC)))
+    good = json.loads(sent.to_json())
+    assert parse_event(BILLING_PORTAL, json.dumps(good).encode()).data.invitation_id == "i1"
+    for field, value in (("invitation_id", "i" * 5000), ("contact_id", ""), ("email", "a" * 400 + "@x.example"),
+                         ("link", "https://x.example/" + "a" * 3000)):
+        with pytest.raises(ValidationError, match=field):
+            parse_event(BILLING_PORTAL, json.dumps({**good, "data": {**good["data"], field: value}}).encode())
+
+
+def test_a_contact_or_organization_too_long_to_store_is_refused():
+    """A contact whose 12 kB name or email passed the parser failed the portal's index on every retry
+    (found by the topic fuzzing)."""
+    from billing_shared.events.catalog import BILLING_DIRECTORY
+    from billing_shared.events.directory import ContactData, ContactSynced, OrganizationData, OrganizationSynced
+
+    contact = json.loads(ContactSynced.new(producer="sync", organization_id="autotask:678", data=ContactData(
+        contact_id="autotask:901", organization_id="autotask:678", name="Dana Accounts",
+        email="ap@acme.example")).to_json())
+    organization = json.loads(OrganizationSynced.new(producer="sync", organization_id="autotask:678", data=(
+        OrganizationData(organization_id="autotask:678", name="Acme Dental"))).to_json())
+    for event, field, value in ((contact, "name", "n" * 12_000), (contact, "email", "e" * 12_000 + "@x.example"),
+                                (contact, "contact_id", "c" * 300), (organization, "name", "o" * 12_000),
+                                (organization, "default_contact_id", "")):
+        assert parse_event(BILLING_DIRECTORY, json.dumps(event).encode())
+        with pytest.raises(ValidationError, match=field):
+            parse_event(BILLING_DIRECTORY, json.dumps({**event, "data": {**event["data"], field: value}}).encode())

@@ -3,21 +3,27 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from .envelope import Data, Event
+from pydantic import Field
+
+from .envelope import Data, Event, Ident
+
+# Stores index these (a contact's email, an organization's name): lengths a btree row can hold, well
+# above what Autotask keeps (company names 100 characters, contact names 50 + 50, email addresses 254).
+Name = Field(max_length=500)
 
 
 class OrganizationData(Data):
-    organization_id: str
-    name: str
+    organization_id: Ident
+    name: str = Name
     active: bool = True
-    default_contact_id: str | None = None
+    default_contact_id: Ident | None = None
 
 
 class ContactData(Data):
-    contact_id: str
-    organization_id: str
-    name: str
-    email: str | None = None
+    contact_id: Ident
+    organization_id: Ident
+    name: str = Name
+    email: str | None = Field(default=None, max_length=320)
     active: bool = True
     primary: bool = False
     billing: bool = False

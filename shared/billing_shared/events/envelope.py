@@ -20,6 +20,9 @@ def _in_utc_range(moment: datetime) -> datetime:
 
 
 Instant = Annotated[datetime, AfterValidator(_in_utc_range)]
+# An id other services key rows and indexes by (`<source>:<external id>`, a uuid): a megabyte-long one
+# fails a store's index (Postgres btree rows are at most about 2.7 kB) after the event was accepted.
+Ident = Annotated[str, Field(min_length=1, max_length=255)]
 
 
 class Data(BaseModel):

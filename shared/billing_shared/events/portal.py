@@ -3,18 +3,20 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from .envelope import Data, Event, Instant
+from pydantic import Field
+
+from .envelope import Data, Event, Ident, Instant
 
 
 class InvitationData(Data):
-    invitation_id: str
-    organization_id: str
-    contact_id: str
-    email: str
-    name: str
-    link: str  # single use; expires at `expires_at`
+    invitation_id: Ident
+    organization_id: Ident
+    contact_id: Ident
+    email: str = Field(max_length=320)  # RFC 5321's longest address
+    name: str = Field(max_length=500)
+    link: str = Field(max_length=2000)  # single use; expires at `expires_at`
     expires_at: Instant
-    invited_by: str
+    invited_by: str = Field(max_length=320)
 
 
 class InvitationSent(Event):
