@@ -150,6 +150,21 @@ async def test_any_signed_event_of_an_unknown_type_gets_200_and_a_malformed_mone
     assert "pydantic" not in json.dumps(reply) and "input_value" not in json.dumps(reply)
 
 
+async def test_a_signed_webhook_holding_a_nul_character_is_a_422_not_a_500(world):
+    """Found by the API fuzzer: Postgres stores no NUL in text or jsonb, so recording such a delivery
+    failed with a 500. The gateway never sends one; refused in our words, nothing recorded."""
+    money_event = {"event_id": str(uuid.uuid4()), "event_type": "settlement.batch.failure\u0000",
+                   "event_body": {"transaction_id": "123"}}
+    nested_key = {"event_id": str(uuid.uuid4()), "event_type": "acu.summary.contactcustomer",
+                  "event_body": {"merchant": {"na\u0000me": "x"}}}
+    nul_id = {"event_id": "id\u0000", "event_type": "acu.summary.contactcustomer", "event_body": {}}
+    for event in (money_event, nested_key, nul_id):
+        body = json.dumps(event).encode()
+        status, reply = await post_webhook(world, body, sign(body))
+        assert (status, reply["error"]["code"]) == (422, "invalid_request"), reply
+        assert set(reply["error"]) == {"code", "message", "details"} and "NUL" in reply["error"]["message"]
+
+
 async def test_a_cancel_voids_the_sale_at_the_gateway_and_settling_does_not_charge_it(world):
     a = await world.invoice("70.00")
     paid = (await world.pay(a)).body

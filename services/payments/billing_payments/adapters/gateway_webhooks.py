@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from billing_shared.text import holds_nul
+
 # Events that change money (CONTRACT.md "Gateway webhooks"); others are recorded only.
 CHECK_RETURN = "transaction.check.status.return"
 CHECK_LATE_RETURN = "transaction.check.status.latereturn"
@@ -135,8 +137,12 @@ class MalformedWebhook(Exception):
 
 
 def parse_envelope(raw_body: bytes) -> WebhookEnvelope:
-    """Read the envelope of a body that verify_signature has already accepted."""
-    return _validated(WebhookEnvelope, raw_body, "not a gateway webhook")
+    """Read the envelope of a body that verify_signature has already accepted. What is recorded of it
+    (the envelope, its body) may hold no NUL character: Postgres stores none in text or jsonb."""
+    envelope: WebhookEnvelope = _validated(WebhookEnvelope, raw_body, "not a gateway webhook")
+    if holds_nul(envelope.model_dump()):
+        raise MalformedWebhook("text may not contain the NUL character (\\u0000)", {"body": "holds a NUL character"})
+    return envelope
 
 
 def parse_webhook(raw_body: bytes) -> GatewayWebhook:
