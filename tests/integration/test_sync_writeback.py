@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def snapshot(payment_id: str, status: str = "succeeded", sale: str = "500.00", applied: str | None = None,
              unapplied: str = "0.00", refund: str = "0.00", applications: dict[str, str] | None = None,
-             transaction_id: str = "4001") -> PaymentSnapshot:
+             transaction_id: str = "4001", refunds: tuple[dict[str, Any], ...] = ()) -> PaymentSnapshot:
     applications = {"autotask:501": sale} if applications is None else applications
     applied = applied if applied is not None else str(sum((Decimal(a) for a in applications.values()), Decimal("0.00")))
     return PaymentSnapshot.model_validate({
@@ -39,7 +39,8 @@ def snapshot(payment_id: str, status: str = "succeeded", sale: str = "500.00", a
         "sale_amount": sale, "applied_amount": applied, "unapplied_amount": unapplied, "refund_amount": refund,
         "original_amount": sale, "applications": [{"invoice_id": i, "amount": a} for i, a in applications.items()],
         "transactions": [{"type": "sale", "amount": sale, "at": "2026-11-27T10:00:00Z",
-                          "transaction_id": transaction_id}],
+                          "transaction_id": transaction_id},
+                         *({"type": "refund", "at": "2026-11-27T11:00:00Z", **r} for r in refunds)],
     })
 
 
@@ -185,14 +186,17 @@ async def test_void_unapply_then_apply_to_another_invoice_follows_the_ledger(wor
     assert (await sims.psa_call("GET", "/_sim/invoices/501"))["paidDate"] is None
 
     await payments.publish(PaymentApplied, snapshot("p1", applied="300.00", refund="200.00",
-                                                    applications={"autotask:502": "300.00"}))
+                                                    applications={"autotask:502": "300.00"},
+                                                    refunds=({"amount": "200.00"},)))
 
     async def applied():
         [payment] = await books_payments(sims)
-        return payment if payment["TotalAmt"] == 300.0 and await written_back(api) else None
+        return payment if payment["Line"] and await written_back(api) else None
     payment = await eventually(applied, timeout=30)
+    # The payment keeps the sale; the 200.00 refunded is a refund receipt (test_sync_refund_receipts.py)
+    assert (payment["TotalAmt"], payment["UnappliedAmt"]) == (500.0, 200.0)
     assert payment["Line"][0]["LinkedTxn"][0]["TxnId"] == books["autotask:502"]["Id"]
-    assert "refunded 200.00" in payment["PrivateNote"]
+    assert [r["TotalAmt"] for r in await sims.acct_call("GET", "/_sim/refund-receipts")] == [200.0]
     assert (await sims.psa_call("GET", "/_sim/invoices/502"))["paidDate"] is not None
     assert len(await books_payments(sims)) == 1
 

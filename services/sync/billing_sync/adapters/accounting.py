@@ -87,6 +87,21 @@ class Accounting:
                      for invoice_id, amount in sorted(lines.items())],
         })
 
+    async def refund_receipts(self, customer_id: str, since: datetime) -> list[dict[str, Any]]:
+        """The customer's refund receipts created since `since` (less the clock lookback)."""
+        select = (f"SELECT * FROM RefundReceipt WHERE CustomerRef = {quote(customer_id)} "
+                  f"AND MetaData.CreateTime >= {quote(_stamp(since - MARKER_LOOKBACK))}")
+        return [found async for found in self.client.query(select, page_size=PAGE)]
+
+    async def create_refund_receipt(self, customer_id: str, amount: Decimal, deposit_account_id: str,
+                                    currency: str, note: str, txn_date: date) -> dict[str, Any]:
+        line = InvoiceLine("Refund", amount)
+        return await self.client.create_refund_receipt(customer_id, [line], deposit_account_id, currency, note,
+                                                       txn_date=txn_date)
+
+    async def delete_refund_receipt(self, receipt_id: str) -> dict[str, Any]:
+        return await self.client.delete("RefundReceipt", receipt_id)
+
     async def void_payment(self, payment_id: str) -> dict[str, Any]:
         return await self.client.void_payment(payment_id)
 

@@ -223,6 +223,31 @@ class QuickBooksClient:
             payment["TxnDate"] = txn_date.isoformat()
         return await self._create("Payment", payment)
 
+    async def create_refund_receipt(
+        self,
+        customer_id: str,
+        lines: Sequence[InvoiceLine],
+        deposit_account_id: str,
+        currency: str,
+        private_note: str,
+        *,
+        txn_date: date | None = None,
+    ) -> dict[str, Any]:
+        """Money paid back to the customer out of `deposit_account_id` (required by QuickBooks)."""
+        receipt: dict[str, Any] = {
+            "CustomerRef": {"value": customer_id},
+            "Line": [line.to_qbo() for line in lines],
+            "DepositToAccountRef": {"value": deposit_account_id},
+            "CurrencyRef": {"value": currency},
+            "PrivateNote": private_note,
+        }
+        if txn_date:
+            receipt["TxnDate"] = txn_date.isoformat()
+        return await self._create("RefundReceipt", receipt)
+
+    async def delete(self, entity: str, object_id: str) -> dict[str, Any]:
+        return await self._write_current(entity, {"Id": object_id}, params={"operation": "delete"})
+
     async def update(self, entity: str, changes: dict[str, Any], *, sparse: bool = True) -> dict[str, Any]:
         """Write `changes` (with `Id`) onto the object; on a stale SyncToken, re-read and retry.
 

@@ -120,6 +120,12 @@ async def record_written(conn: asyncpg.Connection, payment_id: str, accounting_p
             payment_id, invoices, [written[i] for i in invoices])
 
 
+async def accounting_payment_id(conn: Db, payment_id: str) -> str | None:
+    """The accounting payment recorded for `payment_id` now (None: none in these books yet)."""
+    return await conn.fetchval("SELECT accounting_payment_id FROM payment_writebacks WHERE payment_id = $1",
+                               payment_id)
+
+
 async def mark_done(conn: Db, payment_id: str, seq: int) -> None:
     await conn.execute(
         """UPDATE payment_writebacks SET done_seq = greatest(done_seq, $2), attempts = 0, last_error = NULL,

@@ -1,15 +1,17 @@
 """Payment write-back rules: what accounting and the PSA should show for a payment snapshot. No I/O.
 
-The accounting payment of a payment holds the money kept (sale - refund, i.e. applied + unapplied),
-with one line per application; a cancelled or charged-back payment is voided there (recorded first
-when accounting never took it, so the books show it charged then reversed, whatever the timing). An invoice's PSA
-paid date is set once our live applications cover its total, and cleared when they no longer do.
+The accounting payment of a payment holds the money received (the sale), with one line per application;
+each refund that stands (a `refund` row without a failure) is its own refund receipt, written once. A cancelled
+or charged-back payment is voided there (recorded first when accounting never took it, so the books show it
+charged then reversed, whatever the timing), and its refund receipts are removed: the ledger shows its refund
+as 0.00 and the voided payment takes the whole sale out of the books. An invoice's PSA paid date is set once
+our live applications cover its total, and cleared when they no longer do.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -50,8 +52,8 @@ def target_for(snapshot: PaymentSnapshot) -> AccountingTarget:
         return AccountingTarget("void")
     if snapshot.status not in LIVE:
         return AccountingTarget("none")  # pending or failed: no money to record
-    kept = snapshot.sale_amount - snapshot.refund_amount
-    return AccountingTarget("payment", kept, live_applications(snapshot))
+    # The money received; what was refunded of it is a refund receipt of its own (`refunds_for`).
+    return AccountingTarget("payment", snapshot.sale_amount, live_applications(snapshot))
 
 
 def accepts(stored_status: str | None, incoming_status: str) -> bool:
@@ -96,8 +98,8 @@ def as_recorded(reversed_: PaymentSnapshot, live: PaymentSnapshot | None) -> Acc
     recorded then voided, whether its first write came before the reversal or not (a refused create
     retried after the cancel arrived). It is the payment as it last stood (`live`, its newest succeeded
     snapshot). Without one (stored before sync kept it): a charged-back snapshot keeps its amounts and
-    applications; a cancelled one only its rows, so its sale less refunds, unapplied. None when it has
-    no sale row: it never succeeded, nothing was charged, nothing is written."""
+    applications; a cancelled one only its rows, so its sale, unapplied. None when it has no sale row: it
+    never succeeded, nothing was charged, nothing is written."""
     if live is not None:
         return target_for(live)
     sale = next((t for t in reversed_.transactions if t.type == "sale"), None)
@@ -105,9 +107,7 @@ def as_recorded(reversed_: PaymentSnapshot, live: PaymentSnapshot | None) -> Acc
         return None
     if reversed_.status == "charged_back":
         return target_for(reversed_.model_copy(update={"status": "succeeded"}))
-    refunded = sum((t.amount for t in reversed_.transactions if t.type == "refund" and t.failure_reason is None),
-                   ZERO)
-    return AccountingTarget("payment", sale.amount - refunded)
+    return AccountingTarget("payment", sale.amount)
 
 
 def by_payment(items: Iterable[tuple[Any, PaymentSnapshot]]) -> dict[str, list[tuple[Any, PaymentSnapshot]]]:
@@ -158,7 +158,34 @@ def marker(payment_id: str) -> str:
 
 
 def memo(snapshot: PaymentSnapshot) -> str:
-    text = f"{marker(snapshot.payment_id)}; gateway transaction {snapshot.transaction_id or '-'}"
-    if snapshot.refund_amount > 0:
-        text += f"; refunded {snapshot.refund_amount} of {snapshot.sale_amount}"
-    return text
+    return f"{marker(snapshot.payment_id)}; gateway transaction {snapshot.transaction_id or '-'}"
+
+
+@dataclass(frozen=True)
+class RefundTarget:
+    """One `refund` row of a payment, as accounting should show it: a refund receipt when it `stands`."""
+    number: int  # its place among the payment's refund rows, from 1 (rows are only ever appended)
+    amount: Decimal
+    at: datetime
+    transaction_id: str | None
+    stands: bool  # False: the refund failed, or the payment was reversed (the ledger shows refund 0.00)
+
+
+def refunds_for(snapshot: PaymentSnapshot) -> list[RefundTarget]:
+    reversed_ = snapshot.status in REVERSED
+    rows = [t for t in snapshot.transactions if t.type == "refund"]
+    return [RefundTarget(n, t.amount, t.at, t.transaction_id,
+                         not reversed_ and t.failure_reason is None and t.amount > 0)
+            for n, t in enumerate(rows, start=1)]
+
+
+def refund_marker(payment_id: str, number: int) -> str:
+    """Written into the refund receipt's PrivateNote: how a retry finds it (the `;` ends the id, so refund 1
+    of payment p1 is never taken for refund 1 of payment p10)."""
+    return f"billing-link refund {number} of payment {payment_id};"
+
+
+def refund_memo(snapshot: PaymentSnapshot, refund: RefundTarget) -> str:
+    return (f"{refund_marker(snapshot.payment_id, refund.number)} refunded {refund.amount} of the "
+            f"{snapshot.sale_amount} received (gateway transaction {snapshot.transaction_id or '-'}; "
+            f"refund transaction {refund.transaction_id or '-'})")

@@ -1,0 +1,129 @@
+"""Refunds in accounting (issue 12, item 4): the accounting payment keeps the sale, each refund that stands
+is one QuickBooks RefundReceipt against the customer, written once (found by its marker before a create),
+and removed when the refund fails or the payment is cancelled. Sync runs in-process on the real broker and
+database, against the simulators."""
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+
+from billing_shared.events.payments import PaymentApplied, PaymentCancelled, PaymentRefunded, PaymentSucceeded
+from tests.integration.test_sync_writeback import books_payments, snapshot, world, written_back  # noqa: F401
+from tests.support import eventually
+
+pytestmark = pytest.mark.timeout(120)
+
+REFUND = {"amount": "200.00", "transaction_id": "5001"}
+
+
+async def handled(database_url: str) -> dict | None:
+    """p1's newest snapshot once the worker has written it back (None while it has not)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow("SELECT desired, desired_seq <= done_seq AS done FROM sync.payment_writebacks "
+                                  "WHERE payment_id = 'p1'")
+    finally:
+        await conn.close()
+    return json.loads(row["desired"]) if row is not None and row["done"] else None
+
+
+async def receipts(sims) -> list[dict]:
+    return await sims.acct_call("GET", "/_sim/refund-receipts")
+
+
+async def written(api, sims, check):
+    async def done():
+        if not await written_back(api):
+            return None
+        return await check()
+    return await eventually(done, timeout=30)
+
+
+async def test_a_refund_is_one_refund_receipt_and_the_payment_keeps_the_sale(world, database_url):
+    sims, api, payments, books = world
+    await payments.publish(PaymentSucceeded, snapshot("p1"))
+    await payments.publish(PaymentApplied, snapshot("p1", applied="300.00", refund="200.00",
+                                                    applications={"autotask:502": "300.00"}, refunds=(REFUND,)))
+
+    async def one_receipt():
+        found = await receipts(sims)
+        return found if len(found) == 1 else None
+    [receipt] = await written(api, sims, one_receipt)
+    [payment] = await books_payments(sims)
+    assert (payment["TotalAmt"], payment["UnappliedAmt"]) == (500.0, 200.0)
+    assert payment["Line"] == [{"Amount": 300.0, "LinkedTxn": [{"TxnId": books["autotask:502"]["Id"],
+                                                                "TxnType": "Invoice"}]}]
+    assert receipt["TotalAmt"] == 200.0 and receipt["CustomerRef"]["value"] == payment["CustomerRef"]["value"]
+    assert receipt["DepositToAccountRef"]["value"] == payment["DepositToAccountRef"]["value"]
+    assert receipt["TxnDate"] == "2026-11-27"
+    assert "billing-link refund 1 of payment p1;" in receipt["PrivateNote"]
+
+    # Written again (a later snapshot of the same payment): the receipt is found by its marker, not made again
+    again = snapshot("p1", applied="300.00", refund="200.00", applications={"autotask:502": "300.00"},
+                     refunds=(REFUND,)).model_copy(update={"contact_id": "autotask:902"})
+    await payments.publish(PaymentApplied, again)
+
+    async def contact_seen():
+        done = await handled(database_url)
+        return done is not None and done["contact_id"] == "autotask:902"
+    await eventually(contact_seen, timeout=30)
+    assert [r["Id"] for r in await receipts(sims)] == [receipt["Id"]]
+
+    # A second refund (the rest, refunded in full) is a second receipt; the first stays as it is
+    await payments.publish(PaymentRefunded, snapshot(
+        "p1", sale="500.00", applied="0.00", refund="500.00", applications={},
+        refunds=(REFUND, {"amount": "300.00", "transaction_id": "5002", "at": "2026-11-28T09:00:00Z"})))
+
+    async def two_receipts():
+        found = await receipts(sims)
+        return found if len(found) == 2 else None
+    first, second = await written(api, sims, two_receipts)
+    assert (first["Id"], second["TotalAmt"], second["TxnDate"]) == (receipt["Id"], 300.0, "2026-11-28")
+    assert "billing-link refund 2 of payment p1;" in second["PrivateNote"]
+    [payment] = await books_payments(sims)
+    assert (payment["TotalAmt"], payment["UnappliedAmt"], payment["Line"]) == (500.0, 500.0, [])
+
+
+async def test_a_cancel_voids_the_payment_and_removes_its_refund_receipts(world):
+    sims, api, payments, _ = world
+    await payments.publish(PaymentSucceeded, snapshot("p1"))
+    await payments.publish(PaymentApplied, snapshot("p1", applied="300.00", refund="200.00",
+                                                    applications={"autotask:502": "300.00"}, refunds=(REFUND,)))
+
+    async def one_receipt():
+        return await receipts(sims) or None
+    await written(api, sims, one_receipt)
+    # The ledger shows a cancelled payment's sale and refund as 0.00; its rows stay for audit
+    await payments.publish(PaymentCancelled, snapshot("p1", status="cancelled", sale="500.00", applied="0.00",
+                                                      applications={}, refunds=(REFUND,)))
+
+    async def reversed_():
+        [payment] = await books_payments(sims)
+        return payment if payment["TotalAmt"] == 0 and not await receipts(sims) else None
+    payment = await written(api, sims, reversed_)
+    assert payment["PrivateNote"].startswith("Voided")
+
+
+async def test_a_refund_that_failed_has_no_refund_receipt(world, database_url):
+    sims, api, payments, _ = world
+    await payments.publish(PaymentSucceeded, snapshot("p1", sale="500.00", applied="0.00", unapplied="500.00",
+                                                      applications={}))
+    await payments.publish(PaymentRefunded, snapshot("p1", applied="0.00", refund="500.00", applications={},
+                                                     refunds=({"amount": "500.00"},)))
+
+    async def one_receipt():
+        return await receipts(sims) or None
+    await written(api, sims, one_receipt)
+    # The refund failed at settlement: it never reached the client, so the books show none
+    await payments.publish(PaymentRefunded, snapshot("p1", applied="0.00", unapplied="500.00", applications={},
+                                                     refunds=({"amount": "500.00", "failure_reason": "returned"},)))
+
+    async def none_left():
+        done = await handled(database_url)
+        failed = done is not None and done["transactions"][1]["failure_reason"] == "returned"
+        return failed and not await receipts(sims)
+    await eventually(none_left, timeout=30)
+    [payment] = await books_payments(sims)
+    assert (payment["TotalAmt"], payment["UnappliedAmt"]) == (500.0, 500.0)
