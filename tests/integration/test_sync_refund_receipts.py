@@ -10,10 +10,13 @@ import asyncpg
 import pytest
 
 from billing_shared.events.payments import PaymentApplied, PaymentCancelled, PaymentRefunded, PaymentSucceeded
-from tests.integration.test_sync_writeback import books_payments, snapshot, world, written_back  # noqa: F401
+from tests.integration import test_sync_writeback as writeback
+from tests.integration.test_sync_writeback import books_payments, snapshot, written_back
 from tests.support import eventually
 
 pytestmark = pytest.mark.timeout(120)
+
+world = writeback.world  # the fixture: numbered invoices 501, 502, 503 and a payments publisher
 
 REFUND = {"amount": "200.00", "transaction_id": "5001"}
 
