@@ -26,6 +26,7 @@ from billing_shared.outbox import UnitOfWork
 from billing_shared.relay import OutboxRelay
 from billing_shared.settings import ServiceSettings
 from billing_shared.web.app import HEALTH_CHECKS
+from billing_shared.web.errors import answer_unreadable_requests_in_our_shape
 
 log = structlog.get_logger(__name__)
 
@@ -128,6 +129,7 @@ def run_service(service: str, settings: ServiceSettings, build_app: Callable[[An
     """The body of every service's `__main__`: logging, the app, serve until SIGTERM/SIGINT."""
     configure_logging(service, settings.log_level, settings.log_format)
     app = build_app(settings)
+    answer_unreadable_requests_in_our_shape()
     log.info("starting", port=settings.http_port)
     # uvloop: the same asyncio, with far cheaper socket I/O, which is most of what these services do.
     web.run_app(app, host=settings.http_host, port=settings.http_port, print=None, access_log=None,

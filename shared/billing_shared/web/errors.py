@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from pydantic import ValidationError
 
 from billing_shared.text import CONTROL_CHARACTERS, holds_nul
@@ -111,6 +112,31 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception:
         log.exception("unhandled error", path=request.path, method=request.method)
         return error_response(500, "internal_error", "something went wrong on our side")
+
+
+def answer_unreadable_requests_in_our_shape() -> None:
+    """aiohttp answers a request its parser refuses (a request line or a header over its limits, bad
+    framing) and a failure outside the middlewares itself, in text/plain and in its own words, quoting
+    the request (`Got more than 8190 bytes when reading: bytearray(b'...')`); the middlewares never see
+    it. There is no hook for that answer but RequestHandler.handle_error, so this wraps it (once per
+    process, in run_service): same status, the contract's body."""
+    if getattr(RequestHandler.handle_error, "in_our_shape", False):
+        return
+    original = RequestHandler.handle_error
+
+    def handle_error(self: RequestHandler, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        original(self, request, status, exc, message)  # logs; raises when a response was already under way
+        if status >= 500:
+            response = error_response(status, "internal_error", "something went wrong on our side")
+        else:
+            response = error_response(status, "invalid_request", "the request could not be read: its line or a "
+                                      "header is longer than this server accepts, or it is not well-formed HTTP")
+        response.force_close()
+        return response
+
+    handle_error.in_our_shape = True  # type: ignore[attr-defined]
+    RequestHandler.handle_error = handle_error  # type: ignore[method-assign]
 
 
 JSON_TYPES = ("application/json",)
