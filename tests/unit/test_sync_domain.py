@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_shared.events.payments import PaymentSnapshot
+from billing_shared.events.payments import PaymentSnapshot, TransactionRow
 from billing_sync.domain import psa
 from billing_sync.domain.directory import ContactChoice, default_contact, is_open, quote_url
 from billing_sync.domain.integrations import INTUIT_TOKEN_URL, image_sources, token_url_for
@@ -277,3 +277,27 @@ def test_records_are_frozen():
     with pytest.raises(Exception):
         record.status = "paid"  # type: ignore[misc]
     assert replace(record, status="paid").status == "paid"
+
+
+def test_each_refund_row_is_a_refund_receipt_while_it_stands():
+    from billing_sync.domain.writeback import refund_marker, refunds_for
+    rows = [{"type": "refund", "amount": "200.00", "at": "2026-11-27T11:00:00Z"},
+            {"type": "refund", "amount": "100.00", "at": "2026-11-28T11:00:00Z", "failure_reason": "returned"}]
+    refunded = snapshot(applied="200.00", refund="300.00", applications=(("autotask:501", "200.00"),))
+    refunded = refunded.model_copy(update={"transactions": [*refunded.transactions,
+                                                            *(TransactionRow.model_validate(r) for r in rows)]})
+    assert [(r.number, r.amount, r.stands) for r in refunds_for(refunded)] == [(1, D("200.00"), True),
+                                                                             (2, D("100.00"), False)]
+    cancelled = refunded.model_copy(update={"status": "cancelled"})
+    assert [r.stands for r in refunds_for(cancelled)] == [False, False]  # the ledger shows refund 0.00
+    assert refunds_for(snapshot()) == []
+    assert refund_marker("p1", 1) not in refund_marker("p10", 1) + refund_marker("p1", 10)
+
+
+def test_a_changed_total_is_followed_only_while_accounting_carries_no_payment():
+    from billing_sync.domain.total_changes import total_change
+    assert total_change(D("650.00"), D("500.00"), D("500.00")) == "update"
+    assert total_change(D("350.00"), D("300.00"), D("200.00")) == "refuse"
+    assert total_change(D("350.00"), D("300.00"), D("0.00")) == "refuse"  # paid elsewhere in full
+    assert total_change(D("300.00"), D("300.00"), D("200.00")) == "none"
+    assert total_change(D("650.00"), D("500.00"), D("500.00"), ours=False) == "refuse"  # linked by number

@@ -71,6 +71,11 @@ class Accounting:
         return await self.client.update("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"],
                                                     "DocNumber": number})
 
+    async def replace_invoice_lines(self, invoice: Mapping[str, Any], lines: Sequence[InvoiceLine]) -> dict[str, Any]:
+        """A sparse update of the invoice's lines (its total follows), with the SyncToken it was read with."""
+        return await self.client.update("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"],
+                                                    "Line": [line.to_qbo() for line in lines]})
+
     async def get(self, entity: str, object_id: str) -> dict[str, Any]:
         return await self.client.get(entity, object_id)
 

@@ -285,6 +285,16 @@ async def record_intent(conn: Db, invoice_id: str, realm_id: str, customer_id: s
            RETURNING customer_id, marker, created_at""", invoice_id, realm_id, customer_id, marker)
 
 
+async def changed_totals(conn: Db, realm_id: str) -> list[asyncpg.Record]:
+    """PSA invoices (not voided) linked in the current books whose PSA total is not accounting's, as last
+    read (an accounting total of 0 is a void there: nothing to follow)."""
+    return await conn.fetch(
+        f"""SELECT p.invoice_id, p.external_id, p.total, a.accounting_id, a.doc_number, a.source_created_at
+            FROM psa_invoices p JOIN accounting_invoices a ON a.invoice_id = p.invoice_id AND {_CURRENT % 1}
+            WHERE NOT p.voided AND a.total > 0 AND a.total <> p.total
+            ORDER BY p.invoice_id""", realm_id)
+
+
 async def psa_totals(conn: Db, invoice_ids: Sequence[str]) -> list[asyncpg.Record]:
     """External id, total and the paid date sync wrote, for PSA invoices among `invoice_ids`."""
     return await conn.fetch(

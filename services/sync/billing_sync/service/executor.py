@@ -26,7 +26,7 @@ from billing_sync.adapters import integration_store, run_store
 from billing_sync.adapters.quickbooks import QuickBooksAuthError, QuickBooksError
 from billing_sync.domain.integrations import AUTOTASK, QUICKBOOKS
 from billing_sync.domain.runs import ACCOUNTING_INVOICES, NUMBERING, VOIDED_INVOICES
-from billing_sync.service import accounting_steps
+from billing_sync.service import accounting_steps, total_changes
 from billing_sync.service.deps import Deps
 from billing_sync.service.directory import settle_organizations
 from billing_sync.service.psa_steps import StepRun, pull, reread_open
@@ -134,6 +134,7 @@ async def _accounting(deps: Deps, step: StepRun, currency: str, used: dict[str, 
         return
     await accounting_steps.link_customers(step, accounting.client)
     await accounting_steps.read_invoices(step, accounting.client)
+    await total_changes.follow_totals(step, accounting.client)
     await accounting_steps.number_invoices(step, accounting.client, currency)
 
 
