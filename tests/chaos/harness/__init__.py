@@ -1,0 +1,1 @@
+"""The chaos harness: system (processes and servers), faults (seeded schedule), workload, checker."""
