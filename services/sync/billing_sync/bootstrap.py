@@ -16,6 +16,7 @@ from billing_sync.entrypoints.consumers import PAYMENT_HANDLERS, UPSTREAM_INVOIC
 from billing_sync.entrypoints.http import routes
 from billing_sync.service.deps import Deps
 from billing_sync.service.scheduler import Scheduler
+from billing_sync.service.upstream_numbering import UpstreamNumbering
 from billing_sync.service.writeback import WritebackWorker
 
 # Generous: a run reads pages of 500 rows; a PDF may take a while.
@@ -39,6 +40,7 @@ def build_app(settings: SyncSettings) -> web.Application:
         rt.consume("sync-payment-writeback", [BILLING_PAYMENTS], PAYMENT_HANDLERS)
         rt.spawn("sync-scheduler", Scheduler(deps).run)
         rt.spawn("payment-writeback", WritebackWorker(deps).run)
+        rt.spawn("upstream-numbering", UpstreamNumbering(deps).run)
 
     runtime.install(app, wire)
     return app

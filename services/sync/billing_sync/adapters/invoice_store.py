@@ -12,6 +12,9 @@ _COLUMNS = ("invoice_id, organization_id, source, external_id, version, invoice_
             "total, issued_on, due_on, paid_on, pdf_url, lines")
 
 
+COLUMNS = _COLUMNS
+
+
 def record_from_row(row: asyncpg.Record) -> InvoiceRecord:
     return InvoiceRecord(**{k: row[k] for k in _COLUMNS.split(", ") if k != "lines"}, lines=tuple(row["lines"]))
 
@@ -51,14 +54,55 @@ async def upsert_invoices(conn: asyncpg.Connection, records: Sequence[InvoiceRec
     return [r for r in records if r.invoice_id in stored]
 
 
+async def upsert_upstream(conn: asyncpg.Connection, records: Sequence[InvoiceRecord]) -> list[InvoiceRecord]:
+    """Store each upstream record whose version is newer than the source's last one; returns what was stored,
+    as stored. The source's version is kept apart (`upstream_version`): the published one grows past
+    both it and what sync published itself (a number given by accounting). A record without a number
+    keeps the one accounting gave the invoice (the source does not know it)."""
+    if not records:
+        return []
+    columns = list(zip(*[
+        (r.invoice_id, r.organization_id, r.source, r.external_id, r.version, r.invoice_number, r.status,
+         r.currency, r.total, r.issued_on, r.due_on, r.paid_on, r.pdf_url, json.dumps(list(r.lines)))
+        for r in records
+    ], strict=True))
+    rows = await conn.fetch(
+        f"""INSERT INTO invoices AS i ({_COLUMNS}, upstream_version)
+            SELECT u.invoice_id, u.organization_id, u.source, u.external_id, u.version,
+                   coalesce(u.invoice_number, (SELECT a.doc_number FROM accounting_invoices a
+                                               WHERE a.invoice_id = u.invoice_id)),
+                   u.status, u.currency, u.total, u.issued_on, u.due_on, u.paid_on, u.pdf_url, u.lines::jsonb,
+                   u.version
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                        $7::text[], $8::text[], $9::numeric[], $10::date[], $11::date[], $12::date[],
+                        $13::text[], $14::text[])
+                 AS u(invoice_id, organization_id, source, external_id, version, invoice_number, status,
+                      currency, total, issued_on, due_on, paid_on, pdf_url, lines)
+            ORDER BY u.invoice_id
+            ON CONFLICT (invoice_id) DO UPDATE SET
+                organization_id = EXCLUDED.organization_id, version = greatest(i.version + 1, EXCLUDED.version),
+                upstream_version = EXCLUDED.upstream_version,
+                invoice_number = EXCLUDED.invoice_number, status = EXCLUDED.status,
+                currency = EXCLUDED.currency, total = EXCLUDED.total, issued_on = EXCLUDED.issued_on,
+                due_on = EXCLUDED.due_on, paid_on = EXCLUDED.paid_on, pdf_url = EXCLUDED.pdf_url,
+                lines = EXCLUDED.lines, updated_at = now()
+            WHERE coalesce(i.upstream_version, i.version) < EXCLUDED.upstream_version
+            RETURNING {", ".join("i." + c for c in _COLUMNS.split(", "))}""",
+        *columns,
+    )
+    return [record_from_row(r) for r in rows]
+
+
 async def void_invoices(conn: asyncpg.Connection, voids: Sequence[VoidRequest]) -> list[InvoiceRecord]:
-    """Mark known invoices voided where the void's version is newer; returns the voided records."""
+    """Mark known invoices voided where the void's version is newer than the source's last one; returns the
+    voided records (published past what sync published itself, as in `upsert_upstream`)."""
     if not voids:
         return []
     rows = await conn.fetch(
-        f"""UPDATE invoices AS i SET status = 'voided', version = v.version, updated_at = now()
+        f"""UPDATE invoices AS i SET status = 'voided', version = greatest(i.version + 1, v.version),
+                   upstream_version = v.version, updated_at = now()
             FROM unnest($1::text[], $2::bigint[]) AS v(invoice_id, version)
-            WHERE i.invoice_id = v.invoice_id AND i.version < v.version
+            WHERE i.invoice_id = v.invoice_id AND coalesce(i.upstream_version, i.version) < v.version
             RETURNING {", ".join("i." + c for c in _COLUMNS.split(", "))}""",
         [v.invoice_id for v in voids], [v.version for v in voids],
     )

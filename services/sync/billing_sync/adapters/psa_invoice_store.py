@@ -181,11 +181,14 @@ async def accounting_ids(conn: Db, realm_id: str, invoice_ids: Sequence[str]) ->
 
 
 async def number_holder(conn: Db, number: str, invoice_id: str) -> str | None:
-    """Another invoice of ours that already carries `number` (in the PSA or from accounting), if any."""
+    """Another invoice of ours that already carries `number` (in the PSA, from accounting, or from its
+    upstream source), if any."""
     return await conn.fetchval(
         """SELECT invoice_id FROM psa_invoices WHERE invoice_number = $1 AND invoice_id <> $2
            UNION ALL
            SELECT invoice_id FROM accounting_invoices WHERE doc_number = $1 AND invoice_id <> $2
+           UNION ALL
+           SELECT invoice_id FROM invoices WHERE invoice_number = $1 AND invoice_id <> $2
            LIMIT 1""", number, invoice_id)
 
 
@@ -193,7 +196,8 @@ async def highest_number(conn: Db) -> int | None:
     """The highest numeric invoice number any invoice of ours carries."""
     return await conn.fetchval(
         r"""SELECT max(n::bigint) FROM (SELECT invoice_number AS n FROM psa_invoices
-                                        UNION ALL SELECT doc_number FROM accounting_invoices) x
+                                        UNION ALL SELECT doc_number FROM accounting_invoices
+                                        UNION ALL SELECT invoice_number FROM invoices) x
             WHERE n ~ '^[0-9]{1,18}$'""")
 
 

@@ -14,13 +14,14 @@ with its reason (`sync.record_failed`); the run goes on with the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import structlog
 
+from billing_shared.outbox import UnitOfWork
 from billing_shared.psa import PsaAuthError, PsaError, PsaUnavailable
 
 from billing_sync.adapters import directory_store, psa_invoice_store
@@ -172,7 +173,9 @@ async def number_invoices(step: StepRun, accounting: Accounting, currency: str) 
         for row in batch:
             try:
                 if row["accounting_id"] is None:
-                    await _create_in_accounting(step, accounting, row, items.get(row["external_id"], ()), currency)
+                    lines = invoice_lines(row["total"], items.get(row["external_id"], ()), row["external_id"])
+                    await create_in_accounting(step.uow, accounting, row["invoice_id"], row["organization_id"], lines,
+                                               (row["issued_on"], row["due_on"] or row["issued_on"]), currency)
                 await _number_back(step, realm, row["invoice_id"])
             except Exception as exc:  # noqa: BLE001 - one invoice's refusal skips that invoice only
                 integration = record_fault(exc)
@@ -195,38 +198,38 @@ async def number_invoices(step: StepRun, accounting: Accounting, currency: str) 
         await save_progress(tx, step.run_id, NUMBERING, step.progress[NUMBERING])
 
 
-async def _create_in_accounting(step: StepRun, accounting: Accounting, row: Any,
-                                billing_items: Sequence[dict[str, Any]], currency: str) -> None:
-    invoice_id, realm = row["invoice_id"], accounting.realm_id
-    intent = await psa_invoice_store.intent(step.uow.pool, invoice_id, realm)
+async def create_in_accounting(uow: UnitOfWork, accounting: Accounting, invoice_id: str, organization_id: str,
+                               lines: Sequence[InvoiceLine], dates: tuple[date, date], currency: str) -> str:
+    """Create (or find, after a crash) the accounting invoice of `invoice_id` and link it; its DocNumber.
+    Used for PSA invoices and for upstream ones alike."""
+    realm = accounting.realm_id
+    intent = await psa_invoice_store.intent(uow.pool, invoice_id, realm)
     found = None
     if intent is not None:  # tried before in these books: it may exist already
         found = await accounting.find_by_marker("Invoice", intent["customer_id"], intent["marker"],
                                                 intent["created_at"])
     if found is None:
         # The customer as linked now (a customer id kept from other or reset books may name another)
-        customer_id = await customer_for(step.uow, accounting, row["organization_id"], currency)
-        intent = await psa_invoice_store.record_intent(step.uow.pool, invoice_id, realm, customer_id,
-                                                       marker(invoice_id))
-        lines = invoice_lines(row["total"], billing_items, row["external_id"])
-        found = await accounting.create_invoice(customer_id, lines, row["issued_on"], row["due_on"] or row["issued_on"],
-                                                currency, intent["marker"])
-    found = await _unique_number(step, accounting, invoice_id, found)
-    async with step.uow.begin() as tx:  # linked, not yet published: the PSA gets the number first
+        customer_id = await customer_for(uow, accounting, organization_id, currency)
+        intent = await psa_invoice_store.record_intent(uow.pool, invoice_id, realm, customer_id, marker(invoice_id))
+        found = await accounting.create_invoice(customer_id, lines, dates[0], dates[1], currency, intent["marker"])
+    found = await _unique_number(uow, accounting, invoice_id, found)
+    async with uow.begin() as tx:  # linked, not yet published: the number goes to its source first
         await psa_invoice_store.upsert_links(tx.conn, realm, [link_update(invoice_id, found)])
+    return str(found.get("DocNumber") or "")
 
 
-async def _unique_number(step: StepRun, accounting: Accounting, invoice_id: str,
+async def _unique_number(uow: UnitOfWork, accounting: Accounting, invoice_id: str,
                          invoice: dict[str, Any]) -> dict[str, Any]:
     """Books that were reset or replaced number from their start again: a number another invoice of
     ours already carries (sent to the client, written in the PSA) is never given twice. The new
     accounting invoice is renumbered after the highest number we have given; the books go on from
     there."""
     number = invoice.get("DocNumber")
-    holder = await psa_invoice_store.number_holder(step.uow.pool, number, invoice_id) if number else None
+    holder = await psa_invoice_store.number_holder(uow.pool, number, invoice_id) if number else None
     if holder is None:
         return invoice
-    highest = await psa_invoice_store.highest_number(step.uow.pool)
+    highest = await psa_invoice_store.highest_number(uow.pool)
     if highest is None:
         raise NumberTaken(f"QuickBooks gave number {number} to invoice {invoice_id}, but invoice {holder} "
                           "carries it already; give the QuickBooks invoice another number")
