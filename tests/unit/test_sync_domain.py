@@ -300,4 +300,6 @@ def test_a_changed_total_is_followed_only_while_accounting_carries_no_payment():
     assert total_change(D("350.00"), D("300.00"), D("200.00")) == "refuse"
     assert total_change(D("350.00"), D("300.00"), D("0.00")) == "refuse"  # paid elsewhere in full
     assert total_change(D("300.00"), D("300.00"), D("200.00")) == "none"
-    assert total_change(D("650.00"), D("500.00"), D("500.00"), ours=False) == "refuse"  # linked by number
+    assert total_change(D("650.00"), D("500.00"), D("500.00"), created_by_us=False) == "refuse"  # by number
+    # our payment, not yet written to accounting, carries it as much as a written one
+    assert total_change(D("650.00"), D("500.00"), D("500.00"), ours_applied=D("500.00")) == "refuse"

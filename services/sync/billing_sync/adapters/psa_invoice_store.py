@@ -291,9 +291,12 @@ async def record_intent(conn: Db, invoice_id: str, realm_id: str, customer_id: s
 
 async def changed_totals(conn: Db, realm_id: str) -> list[asyncpg.Record]:
     """PSA invoices (not voided) linked in the current books whose PSA total is not accounting's, as last
-    read (an accounting total of 0 is a void there: nothing to follow)."""
+    read (an accounting total of 0 is a void there: nothing to follow), with what our own payments apply
+    to each (written to accounting or about to be)."""
     return await conn.fetch(
-        f"""SELECT p.invoice_id, p.external_id, p.total, a.accounting_id, a.doc_number, a.source_created_at
+        f"""SELECT p.invoice_id, p.external_id, p.total, a.accounting_id, a.doc_number, a.source_created_at,
+                   coalesce((SELECT sum(greatest(w.desired_amount, w.written_amount)) FROM writeback_applications w
+                             WHERE w.invoice_id = p.invoice_id), 0) AS ours
             FROM psa_invoices p JOIN accounting_invoices a ON a.invoice_id = p.invoice_id AND {_CURRENT % 1}
             WHERE NOT p.voided AND a.total > 0 AND a.total <> p.total
             ORDER BY p.invoice_id""", realm_id)

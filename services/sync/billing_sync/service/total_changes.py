@@ -47,10 +47,11 @@ async def _follow(step: StepRun, accounting: Accounting, row) -> None:  # type: 
     if not accounting_links.same_object(invoice_id, row["source_created_at"], current):
         return
     total, balance = rows.parse_amount(current.get("TotalAmt")), rows.parse_amount(current.get("Balance"))
-    ours = accounting_links.marker_owner(current) == invoice_id
-    decision = total_change(row["total"], total, balance, ours)
+    created_by_us = accounting_links.marker_owner(current) == invoice_id
+    decision = total_change(row["total"], total, balance, created_by_us, row["ours"])
     if decision == "refuse":
-        reason = refusal(row["external_id"], current.get("DocNumber"), total, row["total"], balance, ours)
+        reason = refusal(row["external_id"], current.get("DocNumber"), total, row["total"], balance, created_by_us,
+                         row["ours"])
         log.warning("invoice total changed in the PSA after payments in accounting; refused", invoice_id=invoice_id)
         async with step.uow.begin() as tx:
             await skip_record(tx, step.run_id, QUICKBOOKS, ENTITY, invoice_id, reason)
