@@ -151,6 +151,17 @@ async def test_the_wallet_keeps_vault_ids_and_pays_with_them(world):
     assert saved_while_paying.status == 201, saved_while_paying
 
 
+async def test_removing_a_stored_method_answers_the_status_its_document_names(world):
+    """Found by the API fuzzer: the route answered 204 while /openapi.json documented 200 (and so an
+    empty answer read as an error body that did not match the Error schema)."""
+    path = "/v1/organizations/autotask:678/wallet"
+    added = await world.call("POST", path, CLIENT, {"token": "tok_visa_approved"})
+    removed = await world.call("DELETE", f"{path}/{added.body['method_id']}", CLIENT)
+    async with world.http.get(f"{world.urls['payments']}/openapi.json") as response:
+        documented = (await response.json())["paths"]["/v1/organizations/{organization_id}/wallet/{method_id}"]
+    assert removed.status == 204 and set(documented["delete"]["responses"]) == {"204", "default"}
+
+
 async def _status(world, invoice_id: str, status: str):
     view = await world.find_invoice(invoice_id)
     return view if view and view["status"] == status else None

@@ -50,7 +50,7 @@ async def add_method(request: web.Request) -> web.Response:
 
 
 @routes.delete(PATH + "/{method_id}", summary="Remove a stored method from the vault and the wallet",
-               roles=("manager", "client"))
+               roles=("manager", "client"), status=204)
 async def delete_method(request: web.Request) -> web.Response:
     organization_id = await _organization(request)
     require_permission(request, "make_payments")
