@@ -336,6 +336,66 @@ async def test_refund_receipt_needs_a_deposit_account_and_is_found_by_its_note(s
     assert await sim.control("GET", "/_sim/refund-receipts") == []
 
 
+def journal_line(posting: str, account: str, amount: str, customer: str | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"PostingType": posting, "AccountRef": {"value": account}}
+    if customer:
+        detail["Entity"] = {"Type": "Customer", "EntityRef": {"value": customer}}
+    return {"DetailType": "JournalEntryLineDetail", "Amount": amount, "JournalEntryLineDetail": detail}
+
+
+async def test_a_refund_of_unapplied_credit_through_a_clearing_account_closes_the_customers_receivable(
+        sim: Sim) -> None:
+    """DOMAIN.md's example in the books: 500 received, 300 applied to an invoice, 200 refunded with a refund
+    receipt whose item posts to a clearing account, and a journal entry moving the 200 from clearing to the
+    customer's A/R: the customer owes nothing and is owed nothing, clearing is 0, income untouched."""
+    await sim.control("PUT", "/_sim/config", {"rate_limit_per_second": 100})  # more than 10 calls here
+    customer = await sim.customer()
+    invoice = await sim.invoice(customer["Id"], "300.00")
+    clearing = (await sim.ok("POST", "account", {"Name": "Refunds clearing",
+                                                  "AccountType": "Other Current Liability"}))["Account"]
+    item = (await sim.ok("POST", "item", {"Name": "Customer refund", "Type": "Service",
+                                          "IncomeAccountRef": {"value": clearing["Id"]}}))["Item"]
+    await sim.ok("POST", "payment", {"CustomerRef": {"value": customer["Id"]}, "TotalAmt": "500.00",
+                                     "Line": [{"Amount": "300.00",
+                                               "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+    credit = await sim.control("GET", f"/_sim/customers/{customer['Id']}/receivable")
+    assert (credit["Balance"], credit["UnappliedPayments"]) == (Decimal("-200"), Decimal("200"))
+
+    line = {"DetailType": "SalesItemLineDetail", "Amount": "200.00",
+            "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}
+    await sim.ok("POST", "refundreceipt", {"CustomerRef": {"value": customer["Id"]}, "Line": [line],
+                                           "DepositToAccountRef": {"value": "2"}})
+    receivable = (await sim.query("SELECT * FROM Account WHERE AccountType = 'Accounts Receivable'")).body
+    [ar] = receivable["QueryResponse"]["Account"]
+    no_customer = await sim.api("POST", "journalentry", {"Line": [journal_line("Debit", ar["Id"], "200.00"),
+                                                                   journal_line("Credit", clearing["Id"], "200.00")]})
+    unbalanced = await sim.api("POST", "journalentry", {
+        "Line": [journal_line("Debit", ar["Id"], "200.00", customer["Id"]),
+                 journal_line("Credit", clearing["Id"], "199.00")]})
+    entry = (await sim.ok("POST", "journalentry", {
+        "PrivateNote": "refund 1 of payment p1;",
+        "Line": [journal_line("Debit", ar["Id"], "200.00", customer["Id"]),
+                 journal_line("Credit", clearing["Id"], "200.00")]}))["JournalEntry"]
+
+    assert no_customer.status == 400 and "must choose a customer" in no_customer.fault["Detail"]
+    assert unbalanced.status == 400 and unbalanced.fault["code"] == "6000"
+    assert entry["TotalAmt"] == Decimal("200")
+    answer = await sim.query("SELECT * FROM JournalEntry")
+    assert answer.status == 200, answer.text
+    found = answer.body["QueryResponse"]["JournalEntry"]
+    assert [e["PrivateNote"] for e in found] == ["refund 1 of payment p1;"]
+    closed = await sim.control("GET", f"/_sim/customers/{customer['Id']}/receivable")
+    assert (closed["Balance"], closed["OpenInvoices"], closed["JournalEntries"]) == (0, 0, Decimal("200"))
+    bank = await sim.control("GET", "/_sim/accounts/2/register")
+    assert [m["Amount"] for m in bank["Movements"]] == [Decimal("500"), Decimal("-200")]
+    assert bank["Balance"] == Decimal("300")
+    assert (await sim.control("GET", f"/_sim/accounts/{clearing['Id']}/register"))["Balance"] == 0
+    assert (await sim.control("GET", "/_sim/accounts/1/register"))["Balance"] == Decimal("300")  # income
+    deleted = await sim.ok("POST", "journalentry", {"Id": entry["Id"], "SyncToken": "0"}, operation="delete")
+    assert deleted["JournalEntry"]["status"] == "Deleted"
+    assert (await sim.control("GET", f"/_sim/customers/{customer['Id']}/receivable"))["Balance"] == -200
+
+
 # -- query -----------------------------------------------------------------------------
 
 

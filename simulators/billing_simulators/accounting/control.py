@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import postings
 from .config import AccountingSimConfig
 from .state import SIM_STATE
 from .wire import QboError, fault_response, to_wire
@@ -15,6 +16,7 @@ COLLECTIONS = {
     "invoices": "Invoice",
     "payments": "Payment",
     "refund-receipts": "RefundReceipt",
+    "journal-entries": "JournalEntry",
     "customers": "Customer",
     "items": "Item",
     "accounts": "Account",
@@ -38,6 +40,22 @@ async def show_object(request: web.Request) -> web.Response:
     entity = COLLECTIONS[request.match_info["collection"]]
     found = request.app[SIM_STATE].books.find(entity, request.match_info["id"])
     return _json(found) if found else _error(f"{entity} {request.match_info['id']} not found", 404)
+
+
+async def account_register(request: web.Request) -> web.Response:
+    """The account's movements (invoices, payments, refund receipts, journal entries) and balance."""
+    books = request.app[SIM_STATE].books
+    if books.find("Account", request.match_info["id"]) is None:
+        return _error(f"Account {request.match_info['id']} not found", 404)
+    return _json(postings.account_register(books, request.match_info["id"]))
+
+
+async def customer_receivable(request: web.Request) -> web.Response:
+    """The customer's Accounts Receivable balance (negative: a credit owed back to the customer)."""
+    books = request.app[SIM_STATE].books
+    if books.find("Customer", request.match_info["id"]) is None:
+        return _error(f"Customer {request.match_info['id']} not found", 404)
+    return _json(postings.customer_receivable(books, request.match_info["id"]))
 
 
 async def pay_elsewhere(request: web.Request) -> web.Response:
@@ -149,3 +167,5 @@ def add_routes(app: web.Application) -> None:
     router.add_get(f"/_sim/{collection}", list_collection)
     router.add_get(f"/_sim/{collection}/{{id}}", show_object)
     router.add_post("/_sim/invoices/{id}/pay-elsewhere", pay_elsewhere)
+    router.add_get("/_sim/accounts/{id}/register", account_register)
+    router.add_get("/_sim/customers/{id}/receivable", customer_receivable)

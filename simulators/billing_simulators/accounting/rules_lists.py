@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 # Ids the seeds get (Accounts and Items are created in this order on an empty file).
 SERVICES_INCOME_ACCOUNT_ID = "1"
 UNDEPOSITED_FUNDS_ACCOUNT_ID = "2"
+ACCOUNTS_RECEIVABLE_ACCOUNT_ID = "3"  # where invoices and payments post (a fresh company has one)
 SERVICES_ITEM_ID = "1"
 
 
@@ -60,6 +61,11 @@ class AccountRules(EntityRules):
                 "Name": "Undeposited Funds",
                 "AccountType": "Other Current Asset",
                 "AccountSubType": "UndepositedFunds",
+            },
+            {
+                "Name": "Accounts Receivable (A/R)",
+                "AccountType": "Accounts Receivable",
+                "AccountSubType": "AccountsReceivable",
             },
         ]
 

@@ -12,6 +12,7 @@ from .config import AccountingSimConfig
 from .oauth import TokenAuthority
 from .rules import EntityRules
 from .rules_invoice import InvoiceRules
+from .rules_journal import JournalEntryRules
 from .rules_lists import AccountRules, CustomerRules, ItemRules
 from .rules_payment import PaymentRules
 from .rules_refund import RefundReceiptRules
@@ -27,6 +28,7 @@ def entity_rules() -> dict[str, EntityRules]:
         "Invoice": InvoiceRules(),
         "Payment": PaymentRules(),
         "RefundReceipt": RefundReceiptRules(),
+        "JournalEntry": JournalEntryRules(),
     }
 
 
