@@ -89,6 +89,22 @@ async def books_payments(sims: Sims) -> list[dict]:
     return await sims.acct_call("GET", "/_sim/payments")
 
 
+async def ledger(sims: Sims, customer_id: str) -> dict[str, Any]:
+    """The books as an accountant reads them: the customer's A/R, the deposit account's movements, the
+    income and the refund clearing account's balances (the simulator's general ledger)."""
+    accounts = {a["Name"]: a["Id"] for a in await sims.acct_call("GET", "/_sim/accounts")}
+
+    async def register(name: str) -> dict[str, Any]:
+        return await sims.acct_call("GET", f"/_sim/accounts/{accounts[name]}/register")
+    clearing = "Customer refunds clearing (billing-link)"
+    return {
+        "receivable": await sims.acct_call("GET", f"/_sim/customers/{customer_id}/receivable"),
+        "deposits": [m["Amount"] for m in (await register("Undeposited Funds"))["Movements"]],
+        "income": (await register("Services"))["Balance"],
+        "clearing": (await register(clearing))["Balance"] if clearing in accounts else None,
+    }
+
+
 @pytest.fixture
 async def world(infra, database_url, topic_prefix):
     names = TopicNames(topic_prefix)
@@ -193,10 +209,17 @@ async def test_void_unapply_then_apply_to_another_invoice_follows_the_ledger(wor
         [payment] = await books_payments(sims)
         return payment if payment["Line"] and await written_back(api) else None
     payment = await eventually(applied, timeout=30)
-    # The payment keeps the sale; the 200.00 refunded is a refund receipt (test_sync_refund_receipts.py)
+    # The payment keeps the sale; the 200.00 refunded is a refund receipt through the refund clearing account
+    # and a journal entry closing the customer's 200.00 credit against it (test_sync_refund_receipts.py)
     assert (payment["TotalAmt"], payment["UnappliedAmt"]) == (500.0, 200.0)
     assert payment["Line"][0]["LinkedTxn"][0]["TxnId"] == books["autotask:502"]["Id"]
     assert [r["TotalAmt"] for r in await sims.acct_call("GET", "/_sim/refund-receipts")] == [200.0]
+    books_now = await ledger(sims, payment["CustomerRef"]["value"])
+    receivable = books_now["receivable"]
+    assert (receivable["UnappliedPayments"], receivable["JournalEntries"]) == (200.0, 200.0)  # credit closed
+    assert receivable["Balance"] == receivable["OpenInvoices"] == 1500.0  # 501 (open here) and 503, not B
+    assert (books_now["deposits"], books_now["clearing"]) == ([500.0, -200.0], 0)
+    assert books_now["income"] == 1800.0  # the three invoices' sales: the refund takes nothing from income
     assert (await sims.psa_call("GET", "/_sim/invoices/502"))["paidDate"] is not None
     assert len(await books_payments(sims)) == 1
 

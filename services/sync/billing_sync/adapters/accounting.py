@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from billing_sync.adapters.quickbooks import CDC_MAX_OBJECTS, InvoiceLine, QuickBooksClient, quote
+from billing_sync.adapters.quickbooks import CDC_MAX_OBJECTS, InvoiceLine, JournalLine, QuickBooksClient, quote
 
 PAGE = 1000  # MAXRESULTS at most 1000
 CDC_DAYS = 30  # CDC reaches back 30 days at most [C]
@@ -98,14 +98,24 @@ class Accounting:
                   f"AND MetaData.CreateTime >= {quote(_stamp(since - MARKER_LOOKBACK))}")
         return [found async for found in self.client.query(select, page_size=PAGE)]
 
-    async def create_refund_receipt(self, customer_id: str, amount: Decimal, deposit_account_id: str,
+    async def create_refund_receipt(self, customer_id: str, amount: Decimal, item_id: str, deposit_account_id: str,
                                     currency: str, note: str, txn_date: date) -> dict[str, Any]:
-        line = InvoiceLine("Refund", amount)
+        line = InvoiceLine("Refund", amount, item_id=item_id)
         return await self.client.create_refund_receipt(customer_id, [line], deposit_account_id, currency, note,
                                                        txn_date=txn_date)
 
-    async def delete_refund_receipt(self, receipt_id: str) -> dict[str, Any]:
-        return await self.client.delete("RefundReceipt", receipt_id)
+    async def journal_entries(self, since: datetime) -> list[dict[str, Any]]:
+        """Journal entries created since `since` (less the clock lookback); they name no customer at the top."""
+        select = f"SELECT * FROM JournalEntry WHERE MetaData.CreateTime >= {quote(_stamp(since - MARKER_LOOKBACK))}"
+        return [found async for found in self.client.query(select, page_size=PAGE)]
+
+    async def create_journal_entry(self, lines: Sequence[JournalLine], currency: str, note: str,
+                                   txn_date: date) -> dict[str, Any]:
+        return await self.client.create_journal_entry(lines, currency, note, txn_date=txn_date)
+
+    async def delete(self, entity: str, object_id: str) -> dict[str, Any]:
+        """Refund receipts and journal entries: QuickBooks cannot void them, its audit log keeps the deletion."""
+        return await self.client.delete(entity, object_id)
 
     async def void_payment(self, payment_id: str) -> dict[str, Any]:
         return await self.client.void_payment(payment_id)

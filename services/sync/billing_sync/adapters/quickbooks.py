@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import structlog
@@ -70,6 +70,22 @@ class InvoiceLine:
             "Description": self.description,
             "SalesItemLineDetail": detail,
         }
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    posting: Literal["Debit", "Credit"]
+    account_id: str
+    amount: Decimal
+    description: str
+    customer_id: str | None = None  # required by QuickBooks on an Accounts Receivable line
+
+    def to_qbo(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {"PostingType": self.posting, "AccountRef": {"value": self.account_id}}
+        if self.customer_id:
+            detail["Entity"] = {"Type": "Customer", "EntityRef": {"value": self.customer_id}}
+        return {"DetailType": "JournalEntryLineDetail", "Amount": self.amount, "Description": self.description,
+                "JournalEntryLineDetail": detail}
 
 
 def quote(value: str) -> str:
@@ -244,6 +260,28 @@ class QuickBooksClient:
         if txn_date:
             receipt["TxnDate"] = txn_date.isoformat()
         return await self._create("RefundReceipt", receipt)
+
+    async def create_journal_entry(
+        self,
+        lines: Sequence[JournalLine],
+        currency: str,
+        private_note: str,
+        *,
+        txn_date: date | None = None,
+    ) -> dict[str, Any]:
+        """Debit and credit lines that balance; an Accounts Receivable line must name its customer."""
+        entry: dict[str, Any] = {
+            "Line": [line.to_qbo() for line in lines],
+            "CurrencyRef": {"value": currency},
+            "PrivateNote": private_note,
+        }
+        if txn_date:
+            entry["TxnDate"] = txn_date.isoformat()
+        return await self._create("JournalEntry", entry)
+
+    async def create(self, entity: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """A list object (Account, Item) as QuickBooks takes it."""
+        return await self._create(entity, obj)
 
     async def delete(self, entity: str, object_id: str) -> dict[str, Any]:
         return await self._write_current(entity, {"Id": object_id}, params={"operation": "delete"})

@@ -28,12 +28,13 @@ from billing_sync.adapters.writeback_store import Desired, Pending
 from billing_sync.domain.accounting_links import same_object
 from billing_sync.domain.writeback import (
     AccountingTarget, as_recorded, by_payment, is_voided, latest_in_order, live_applications, marker, memo,
-    newest_live, paid_dates, payment_matches, refund_marker, refund_memo, refunds_for, target_for,
+    newest_live, paid_dates, payment_matches, target_for,
 )
 from billing_sync.service.accounting_steps import link_update
 from billing_sync.service.customers import customer_for
 from billing_sync.service.deps import Deps
 from billing_sync.service.publishing import PublishPolicy, republish
+from billing_sync.service.refund_writeback import reconcile_refunds
 
 log = structlog.get_logger(__name__)
 
@@ -175,40 +176,6 @@ async def reconcile_accounting(deps: Deps, accounting: Accounting, pending: Pend
     if not payment_matches(current, target, lines):
         await accounting.update_payment(current, target.total, lines, memo(snapshot))
     await _record(deps, pending.payment_id, account_id, False, written)
-
-
-async def reconcile_refunds(deps: Deps, accounting: Accounting, pending: Pending) -> None:
-    """One refund receipt per refund that stands, found by its marker before it is created (a retry, or a
-    crash between create and done, never makes a second one); the receipt of a refund that no longer
-    stands (it failed, or the payment was cancelled or charged back) is deleted."""
-    snapshot = pending.snapshot
-    refunds = refunds_for(snapshot)
-    if not refunds:
-        return
-    customer_id = await customer_for(deps.uow, accounting, pending.organization_id, snapshot.currency)
-    receipts = await accounting.refund_receipts(customer_id, min(r.at for r in refunds))
-    deposit_account: str | None = None
-    for refund in refunds:
-        mark = refund_marker(snapshot.payment_id, refund.number)
-        found = [r for r in receipts if mark in str(r.get("PrivateNote") or "")]
-        if refund.stands and not found:
-            deposit_account = deposit_account or await _deposit_account(deps, accounting, snapshot.payment_id)
-            if deposit_account is None:  # never expected: the payment was written just before; retried
-                raise RuntimeError(f"no accounting payment to refund from for payment {snapshot.payment_id}")
-            await accounting.create_refund_receipt(customer_id, refund.amount, deposit_account, snapshot.currency,
-                                                   refund_memo(snapshot, refund), refund.at.date())
-        elif not refund.stands:
-            for receipt in found:
-                await accounting.delete_refund_receipt(str(receipt["Id"]))
-
-
-async def _deposit_account(deps: Deps, accounting: Accounting, payment_id: str) -> str | None:
-    """The refund is paid out of the account the payment was deposited to."""
-    account_id = await writeback_store.accounting_payment_id(deps.pool, payment_id)
-    if account_id is None:
-        return None
-    deposit = (await accounting.get("Payment", account_id)).get("DepositToAccountRef") or {}
-    return str(deposit["value"]) if deposit.get("value") else None
 
 
 async def _create(deps: Deps, accounting: Accounting, customer_id: str, snapshot: PaymentSnapshot,
