@@ -24,3 +24,18 @@ async def test_an_overlong_request_line_or_header_gets_an_error_in_the_contract_
                 assert body["error"]["code"] == "invalid_request"
                 text = await response.text()
                 assert "bytearray" not in text and "8190" not in text and "aaaa" not in text and "bbbb" not in text
+
+
+async def test_a_body_whose_content_encoding_does_not_decode_is_a_422(system):
+    """Found by the API fuzzer: `Content-Encoding: gzip` on a body that is not gzip failed while the body
+    was read, a 500 (the JSON APIs and the gateway's webhook alike)."""
+    await system.start("payments")
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    async with aiohttp.ClientSession() as http:
+        for path, extra in (("/v1/payments", {**auth(MANAGER), "Idempotency-Key": "k-1"}),
+                            ("/v1/webhooks/gateway", {"Webhook-Signature": "t=1,s=" + "0" * 64})):
+            async with http.post(f"{system.urls['payments']}{path}", data=b"not gzip at all",
+                                 headers={**headers, **extra}) as response:
+                body = await response.json()
+                assert (response.status, body["error"]["code"]) == (422, "invalid_request"), body
+                assert "Content-Encoding" in body["error"]["message"] and set(body["error"]["details"]) <= {"fields"}

@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from pydantic import ValidationError
 
 from billing_shared.text import CONTROL_CHARACTERS, holds_nul
@@ -15,6 +15,8 @@ log = structlog.get_logger(__name__)
 
 
 class ApiError(Exception):
+    close_connection = False  # the body was not read to its end: the connection cannot carry another request
+
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
@@ -100,7 +102,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if exc.close_connection:
+            response.force_close()  # says `Connection: close`, so the client does not send on it again
+        return response
     except ValidationError as exc:
         details = validation_details(exc)
         return error_response(422, "invalid_request", validation_message(details), details)
@@ -146,7 +151,7 @@ async def read_json(request: web.Request) -> Any:
     """The request body as JSON. An empty body is `{}`; a body that is not `application/json` is a 415;
     one that does not parse (bad JSON, NaN, integers of more than 4,300 digits, nesting too deep) or
     holds a NUL character (Postgres cannot store one) is a 422: never a 500, never the parser's text."""
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         return {}
     if request.content_type not in JSON_TYPES and not request.content_type.endswith("+json"):
@@ -161,6 +166,18 @@ async def read_json(request: web.Request) -> Any:
     if holds_nul(value):
         raise invalid_request("text may not contain the NUL character (\\u0000)")
     return value
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body; one that cannot be read (gzip that is not gzip, broken chunked framing) is a 422, not
+    the reader's error as a 500."""
+    try:
+        return await request.read()
+    except RequestPayloadError:
+        error = invalid_request("the body could not be read: it does not decode as its Content-Encoding says, "
+                                "or its framing is broken")
+        error.close_connection = True
+        raise error from None
 
 
 def _no_constant(name: str) -> Any:

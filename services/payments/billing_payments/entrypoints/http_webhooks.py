@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from billing_shared.web.errors import read_body
 from billing_shared.web.routes import ApiRoutes
 
 from billing_payments.entrypoints.web_support import deps
@@ -13,6 +14,6 @@ routes = ApiRoutes()
 
 @routes.post("/v1/webhooks/gateway", summary="Gateway events (Webhook-Signature: t=<nonce>,s=<hex HMAC-SHA256>)")
 async def gateway_webhook(request: web.Request) -> web.Response:
-    raw = await request.read()  # verified as bytes, before any parsing
+    raw = await read_body(request)  # verified as bytes, before any parsing
     outcome = await webhooks.receive(deps(request), raw, request.headers.get("Webhook-Signature"))
     return web.json_response({"received": True, "outcome": outcome})
