@@ -162,6 +162,15 @@ async def test_removing_a_stored_method_answers_the_status_its_document_names(wo
     assert removed.status == 204 and set(documented["delete"]["responses"]) == {"204", "default"}
 
 
+async def test_cancelling_something_that_is_not_a_payment_id_with_an_idempotency_key_is_not_found(world):
+    """Found by the API fuzzer: with a key, the cancel stored the key under the id read as a UUID first,
+    and an id that is not one was a 500."""
+    for payment_id in ("not-a-payment", "00000000-0000-0000-0000-000000000000"):
+        reply = await world.call("POST", f"/v1/payments/{payment_id}/cancel", MANAGER,
+                                 headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert code(reply) == (404, "not_found"), reply
+
+
 async def _status(world, invoice_id: str, status: str):
     view = await world.find_invoice(invoice_id)
     return view if view and view["status"] == status else None
