@@ -28,12 +28,16 @@ async def test_an_overlong_request_line_or_header_gets_an_error_in_the_contract_
 
 async def test_a_body_whose_content_encoding_does_not_decode_is_a_422(system):
     """Found by the API fuzzer: `Content-Encoding: gzip` on a body that is not gzip failed while the body
-    was read, a 500 (the JSON APIs and the gateway's webhook alike)."""
+    was read, a 500 (the JSON APIs and the gateway's webhook alike); and where no handler read it, the
+    answer came and then the connection broke under the next request."""
     await system.start("payments")
     headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
     async with aiohttp.ClientSession() as http:
         for path, extra in (("/v1/payments", {**auth(MANAGER), "Idempotency-Key": "k-1"}),
-                            ("/v1/webhooks/gateway", {"Webhook-Signature": "t=1,s=" + "0" * 64})):
+                            ("/v1/webhooks/gateway", {"Webhook-Signature": "t=1,s=" + "0" * 64}),
+                            # a role refused before any handler reads the body, on the same connection
+                            ("/v1/settings/payment-processing/test", auth(MANAGER)),
+                            ("/v1/payments", {**auth(MANAGER), "Idempotency-Key": "k-2"})):
             async with http.post(f"{system.urls['payments']}{path}", data=b"not gzip at all",
                                  headers={**headers, **extra}) as response:
                 body = await response.json()

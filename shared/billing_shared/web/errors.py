@@ -100,6 +100,10 @@ _HTTP_WORDS = {404: "no such resource", 405: "this method is not allowed here",
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
+        if request.body_exists:
+            # Read before anything answers: a body that cannot be read and that no handler read (a refused
+            # role, a route that takes none) would otherwise break the connection after its answer.
+            await read_body(request)
         return await handler(request)
     except ApiError as exc:
         response = error_response(exc.status, exc.code, exc.message, exc.details)
