@@ -133,17 +133,36 @@ def fuzzable(spec: dict[str, Any], known: dict[str, list[Any]], cursors: list[st
                         if name in ("from", "to") else {"type": "string"}
                     params.append({"name": name, "in": "query", "required": False,
                                    "schema": _pick(known.get(name, []), schema)})
-            if method == "post" and path == "/v1/payments":
-                params.append({"name": "Idempotency-Key", "in": "header", "required": True,
+            if method == "post" and (path == "/v1/payments" or path.endswith(("/apply", "/refund", "/cancel"))):
+                params.append({"name": "Idempotency-Key", "in": "header", "required": path == "/v1/payments",
                                "schema": {"type": "string", "minLength": 1, "maxLength": 300}})
             if (method, path) in bodies:
                 op["requestBody"] = {"required": True,
                                      "content": {"application/json": {"schema": bodies[(method, path)]}}}
-    for schema in spec.get("components", {}).get("schemas", {}).values():
+    components = spec.get("components", {}).get("schemas", {})
+    for schema in (components[name] for name in _request_models(spec)):
         for name, prop in (schema.get("properties") or {}).items():
             if name in ID_NAMES and known.get(name):
                 schema["properties"][name] = _pick(known[name], prop)
     return spec
+
+
+def _request_models(spec: dict[str, Any]) -> set[str]:
+    """The component schemas request bodies use (directly or nested): only these are steered, so the
+    answers are still checked against the documents as they are."""
+    found: set[str] = set()
+    stack: list[Any] = [op.get("requestBody") for methods in spec.get("paths", {}).values() for op in methods.values()]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref", "")
+            if ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] not in found:
+                found.add(ref.rsplit("/", 1)[1])
+                stack.append(spec["components"]["schemas"][ref.rsplit("/", 1)[1]])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 @dataclass
