@@ -85,6 +85,10 @@ async def _seed(world) -> dict[str, list[Any]]:
     assert unapplied.status == 201, unapplied
     await world.void(voided)
     await eventually(lambda: _unapplied(world, unapplied.body["payment_id"]), timeout=30)
+    cancelled = await world.pay(await world.invoice("30.00"))  # a payment in each end state too
+    assert (await world.call("POST", f"/v1/payments/{cancelled.body['payment_id']}/cancel")).status == 200
+    declined = await world.pay(await world.invoice("35.00"), "tok_visa_declined")
+    assert declined.status == 402, declined
     staff_payer = await world.payer("autotask:678")
     good_payments = [
         {"invoice_id": own[2], "amount": "1.00", "contact_id": staff_payer, "payment_method": {"token": token}}
@@ -101,9 +105,10 @@ async def _seed(world) -> dict[str, list[Any]]:
         page = await world.call("GET", f"{path}?limit=1", MANAGER, service=service)
         assert page.status == 200 and page.body["next_cursor"], page
         cursors.append(page.body["next_cursor"])
-    payments = [by_staff.body["payment_id"], by_client.body["payment_id"], unapplied.body["payment_id"]]
-    sales = [p.body["transaction_id"] for p in (by_staff, by_client, unapplied)]
-    orders = [p.body["order_id"] for p in (by_staff, by_client, unapplied)]
+    payments = [by_staff.body["payment_id"], by_client.body["payment_id"], unapplied.body["payment_id"],
+                cancelled.body["payment_id"], declined.body["error"]["details"]["payment_id"]]
+    sales = [p.body["transaction_id"] for p in (by_staff, by_client, unapplied, cancelled)]
+    orders = [p.body["order_id"] for p in (by_staff, by_client, unapplied, cancelled)]
     invoices = [*own, other, no_number, voided]
     return {
         "payment_id": payments, "invoice_id": invoices, "id": [*invoices, "autotask:678", "autotask:679"],
