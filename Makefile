@@ -11,7 +11,7 @@ PROJECTS := shared services/sync services/payments services/notifications servic
 # reach the internet on these machines).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: up down test install kafka-libs browser bench clean
+.PHONY: up down test install kafka-libs browser bench chaos clean
 
 install: $(STAMP) $(KAFKA_LIBS)
 
@@ -43,6 +43,12 @@ down:
 
 test: install browser
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# Seeded chaos runs (tests/chaos/harness): RUNS runs from seed SEED, one line each and a table at the end.
+RUNS ?= 10
+SEED ?= 1
+chaos: install kafka-libs
+	$(PY) -m tests.chaos.run --runs $(RUNS) --seed $(SEED)
 
 BENCH ?= pipeline
 bench: install

@@ -58,11 +58,13 @@ async def run_once(infra: Infra, seed: int, *, duration: float = WORKLOAD_SECOND
         done = await faulting
         for replica in system.all_replicas():  # a fault that failed must not leave a replica down
             await system.restart(replica)
-        counts, settle_seconds = await Checker(system, record).settle()
+        checker = Checker(system, record)
+        counts, settle_seconds = await checker.settle()
         result = RunResult(seed, counts, time.monotonic() - started, settle_seconds, done,
                            dict(record.operations))
         if verbose:
             print(f"  operations: {dict(sorted(record.answers.items()))}", flush=True)
+            print(f"  emails resent with the same Message-ID (outcome unknown): {checker.emails_resent}", flush=True)
         if counts.problems():
             print(f"seed {seed} FAILED; replay: python -m tests.chaos.run --runs 1 --seed {seed}; logs in {log_dir}")
             for detail in counts.details[:40]:

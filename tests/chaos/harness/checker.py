@@ -60,6 +60,7 @@ class Checker:
     def __init__(self, system: System, record: Record) -> None:
         self.system = system
         self.record = record
+        self.emails_resent = 0
 
     async def settle(self, *, max_seconds: float = 90.0) -> tuple[Counts, float]:
         """Repeat the whole check until every count is zero or the time is up; the last counts win.
@@ -88,6 +89,8 @@ class Checker:
         self._callers(c, payments)
         await self._accounting(c, invoices)
         await self._psa(c, invoices)
+        if c.accounting_differs or c.psa_paid_date_differs:
+            await self._writeback_diagnosis(c, invoices, payments)
         await self._notifications(c)
         await self._outboxes(c)
         await self._topics(c)
@@ -226,6 +229,47 @@ class Checker:
                 c.details.append(f"invoice {inv['invoice_id']}: PSA paidDate {theirs.get('paidDate')}, "
                                  f"ledger balance {inv['balance']}")
 
+    async def _writeback_diagnosis(self, c: Counts, invoices: list[dict[str, Any]],
+                                   payments: list[dict[str, Any]]) -> None:
+        """Where the write-back of the payments on a differing invoice stands (for the report only)."""
+        wrong = {d.split()[1].rstrip(":") for d in c.details if d.startswith("invoice ")}
+        ids = [p["payment_id"] for p in payments
+               if {a["invoice_id"] for a in p.get("applications", [])} & wrong]
+        conn = await asyncpg.connect(self.system.database_url)
+        try:
+            rows = await conn.fetch(
+                """SELECT payment_id, desired->>'status' AS status, desired_seq, done_seq, attempts,
+                          accounting_payment_id, accounting_voided, next_attempt_at - now() AS due_in, last_error
+                   FROM sync.payment_writebacks WHERE payment_id = ANY($1)""", ids)
+            applied = await conn.fetch("SELECT * FROM sync.writeback_applications WHERE invoice_id = ANY($1)",
+                                       list(wrong))
+            pending = await conn.fetchval("SELECT count(*) FROM sync.payment_writebacks WHERE desired_seq > done_seq")
+            links = await conn.fetch("SELECT invoice_id, accounting_id, doc_number, balance, retired_at "
+                                     "FROM sync.accounting_invoices WHERE invoice_id = ANY($1)", list(wrong))
+        finally:
+            await conn.close()
+        c.details.append(f"write-backs pending overall: {pending}; payments on the differing invoices: {ids}")
+        c.details += [f"  writeback {dict(r)}" for r in rows] + [f"  application {dict(r)}" for r in applied]
+        c.details += [f"  link {dict(r)}" for r in links]
+        for r in rows:
+            if r["accounting_payment_id"]:
+                found = await self.system.sim("accounting", "GET", f"/_sim/payments/{r['accounting_payment_id']}")
+                c.details.append(f"  accounting payment {r['accounting_payment_id']}: TotalAmt {found.get('TotalAmt')} "
+                                 f"Line {found.get('Line')} note {found.get('PrivateNote')}")
+        books = await self.system.sim("accounting", "GET", "/_sim/invoices")
+        for link in links:
+            for inv in books:
+                if str(inv.get("Id")) == link["accounting_id"]:
+                    c.details.append(f"  accounting invoice {inv.get('Id')} DocNumber {inv.get('DocNumber')} "
+                                     f"Balance {inv.get('Balance')} LinkedTxn {inv.get('LinkedTxn')}")
+                    for linked in inv.get("LinkedTxn") or []:
+                        found = await self.system.sim("accounting", "GET", f"/_sim/payments/{linked['TxnId']}")
+                        pid = str(found.get("PrivateNote") or "").split("payment ")[-1].split(";")[0]
+                        ledger = next((p for p in payments if p["payment_id"] == pid), None)
+                        c.details.append(
+                            f"    accounting payment {linked['TxnId']}: Line {found.get('Line')} note "
+                            f"{found.get('PrivateNote')}; ledger {None if ledger is None else (ledger['status'], ledger['applications'])}")
+
     # -- notifications -------------------------------------------------------------------------
     async def _notifications(self, c: Counts) -> None:
         created = [e["data"] for e in await self._read(self.system.names(BILLING_NOTIFICATIONS))
@@ -242,17 +286,24 @@ class Checker:
             if "ticket" in n.get("channels", []) and tickets[nid] != 1:
                 c.tickets_not_one += 1
                 c.details.append(f"notification {nid} ({n['type']}): {tickets[nid]} tickets")
-        mails = Counter()
+        # An attempt whose outcome is unknown (killed after the sink took the message, before it was
+        # recorded) is sent again with the same Message-ID, which mail clients fold into one; two
+        # different Message-IDs for one notification and recipient are two emails.
+        mails: dict[tuple[str, str], set[str]] = defaultdict(set)
+        resent = 0
         for m in await self.system.sim("smtp", "GET", "/_sim/messages"):
             headers = {k.lower(): v for k, v in (m.get("headers") or {}).items()}
             nid = headers.get("x-billing-notification-id")
             if nid:
                 for to in m.get("to", []):
-                    mails[(nid, to)] += 1
-        for (nid, to), n in mails.items():
-            if n > 1:
+                    ids = mails[(nid, to)]
+                    resent += headers.get("message-id") in ids
+                    ids.add(headers.get("message-id"))
+        for (nid, to), ids in mails.items():
+            if len(ids) > 1:
                 c.emails_doubled += 1
-                c.details.append(f"notification {nid}: {n} emails to {to}")
+                c.details.append(f"notification {nid}: {len(ids)} different emails to {to}")
+        self.emails_resent = resent
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _outboxes(self, c: Counts) -> None:

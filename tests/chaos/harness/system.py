@@ -60,14 +60,14 @@ PAYMENT_SETTINGS = {
 # Fast knobs, as the e2e tests use them, so that a run settles in seconds.
 FAST_ENV = {
     "LOG_FORMAT": "json", "OUTBOX_POLL_SECONDS": "0.2", "SCHEDULER_TICK_SECONDS": "0.5",
-    "WRITEBACK_POLL_SECONDS": "0.5", "WRITEBACK_RETRY_SECONDS": "0.3", "WRITEBACK_RETRY_MAX_SECONDS": "2",
+    "WRITEBACK_POLL_SECONDS": "0.5", "QUICKBOOKS_THROTTLE_WAIT_SECONDS": "1", "WRITEBACK_RETRY_SECONDS": "0.3", "WRITEBACK_RETRY_MAX_SECONDS": "2",
     "GATEWAY_TIMEOUT_SECONDS": "1.5", "PENDING_GRACE_SECONDS": "3", "RECONCILE_INTERVAL_SECONDS": "0.5",
     "IDEMPOTENCY_CLAIM_LEASE_SECONDS": "3",
     "DELIVERY_POLL_SECONDS": "0.2", "RETRY_BASE_SECONDS": "0.3", "RETRY_MAX_SECONDS": "1",
     "DELIVERY_ATTEMPT_TIMEOUT_SECONDS": "5", "DELIVERY_LEASE_SECONDS": "8",
     "PSA_RETRY_ATTEMPTS": "1", "PSA_RETRY_BASE_SECONDS": "0.05", "PSA_BACKOFF_MAX_SECONDS": "0.2",
     # the faust freshness table is one more consumer per replica; its behaviour is tested elsewhere
-    "FRESHNESS_ENABLED": "false", "DB_POOL_SIZE": "5",
+    "FRESHNESS_ENABLED": "false", "DB_POOL_SIZE": "8",
 }
 log = logging.getLogger("chaos")
 
