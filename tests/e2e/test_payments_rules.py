@@ -80,6 +80,15 @@ async def test_malformed_requests_are_invalid_request(world, body, headers):
     assert code(reply) == (422, "invalid_request")
 
 
+async def test_an_empty_id_is_refused_in_words_about_text_not_items(world):
+    """Seen in the API fuzzer's answers: an optional id with a minimum length read "must have at least 1
+    items" (pydantic reports such a text field's length as a collection's)."""
+    reply = await world.call("POST", "/v1/payments", MANAGER, {"invoice_id": "", "payment_method": {"token": "t"}},
+                             {"Idempotency-Key": str(uuid.uuid4())})
+    assert code(reply) == (422, "invalid_request")
+    assert reply.body["error"]["details"]["fields"] == {"invoice_id": "must have at least 1 characters"}
+
+
 async def test_unknown_things_are_not_found_and_no_token_is_unauthorized(world):
     assert code(await world.pay("autotask:404404")) == (404, "not_found")
     assert code(await world.call("GET", f"/v1/payments/{uuid.uuid4()}")) == (404, "not_found")

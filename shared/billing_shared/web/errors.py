@@ -66,6 +66,8 @@ def _our_words(error: Any) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return str(ctx["error"])  # our own validators' words
+    if kind in ("too_short", "too_long") and ctx.get("field_type") == "Value":
+        kind = f"string_{kind}"  # a length checked after a validator (`Line | None`): text, not a collection
     if kind in _LIMITS:
         return _LIMITS[kind].format(**ctx)
     for prefix, words in _WORDS.items():
