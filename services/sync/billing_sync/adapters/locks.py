@@ -9,6 +9,16 @@ async def try_lock(conn: asyncpg.Connection, name: str) -> bool:
     return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name))
 
 
+def held(conn: asyncpg.Connection) -> bool:
+    """Whether the session that took a lock is still there. A session advisory lock dies with its
+    session (Postgres restarted, the backend was terminated), and asyncpg then hands the lost
+    connection back to the pool: whoever led on it leads no more and must compete for the lock again."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # released back to the pool when the connection was lost
+        return False
+
+
 async def unlock(conn: asyncpg.Connection, name: str) -> None:
     """Release a session advisory lock before the connection goes back to the pool; a connection
     that cannot say it released it is closed, so that the lock goes with it."""
@@ -17,4 +27,7 @@ async def unlock(conn: asyncpg.Connection, name: str) -> None:
     except Exception:  # noqa: BLE001 - whatever went wrong, the lock must not outlive this
         released = False
     if not released:
-        conn.terminate()
+        try:
+            conn.terminate()
+        except asyncpg.InterfaceError:  # already lost and handed back to the pool: the lock went with it
+            pass

@@ -18,7 +18,7 @@ from billing_shared.events.sync import SyncRecordFailed, SyncRecordFailedData
 
 from billing_sync.adapters import upstream_numbering_store as store
 from billing_sync.adapters.accounting import Accounting
-from billing_sync.adapters.locks import try_lock, unlock
+from billing_sync.adapters.locks import held, try_lock, unlock
 from billing_sync.adapters.quickbooks import InvoiceLine
 from billing_sync.domain.integrations import QUICKBOOKS
 from billing_sync.domain.invoices import InvoiceRecord
@@ -56,6 +56,10 @@ class UpstreamNumbering:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
+        while True:  # leadership lost with its session: compete for it again
+            await self._lead()
+
+    async def _lead(self) -> None:
         poll = self.deps.config.scheduler_tick_seconds
         async with self.deps.pool.acquire() as conn:
             while not await try_lock(conn, LOCK):
@@ -66,7 +70,7 @@ class UpstreamNumbering:
 
             await conn.add_listener(store.CHANNEL, woken)
             try:
-                while True:
+                while held(conn):  # another replica may take the lock the moment its session is gone
                     self.wake.clear()
                     try:
                         await number_waiting(self.deps)

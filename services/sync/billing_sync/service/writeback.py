@@ -21,7 +21,7 @@ from billing_shared.outbox import Tx
 
 from billing_sync.adapters import psa_invoice_store, writeback_store
 from billing_sync.adapters.accounting import REFERENCE_LENGTH, Accounting
-from billing_sync.adapters.locks import try_lock, unlock
+from billing_sync.adapters.locks import held, try_lock, unlock
 from billing_sync.adapters.psa import PsaSource
 from billing_sync.adapters.quickbooks import QuickBooksFault
 from billing_sync.adapters.writeback_store import Desired, Pending
@@ -69,6 +69,10 @@ class WritebackWorker:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
+        while True:  # leadership lost with its session: compete for it again
+            await self._lead()
+
+    async def _lead(self) -> None:
         pool = self.deps.pool
         async with pool.acquire() as conn:
             while not await try_lock(conn, LOCK):
@@ -79,14 +83,15 @@ class WritebackWorker:
 
             await conn.add_listener(CHANNEL, woken)
             try:
-                await self._loop()
+                await self._loop(conn)
             finally:
                 with contextlib.suppress(Exception):
                     await conn.remove_listener(CHANNEL, woken)
                 await unlock(conn, LOCK)
 
-    async def _loop(self) -> None:
-        while True:
+    async def _loop(self, conn: Any) -> None:
+        """Lead while the lock's session lives (another replica may hold the lock the moment it is gone)."""
+        while held(conn):
             self.wake.clear()
             batch = await writeback_store.due(self.deps.pool, BATCH)
             for pending in batch:
