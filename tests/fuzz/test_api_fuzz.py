@@ -43,8 +43,8 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(600)
 ROLES = {"admin": ADMIN, "manager": MANAGER, "client": CLIENT}
 SERVICES = ("sync", "payments", "notifications", "portal")
 # Examples per operation, role and mode: the roles an operation documents get the full budget, the
-# others (refused before the handler) a few.
-ALLOWED_EXAMPLES, REFUSED_EXAMPLES = 60, 2
+# others (refused before the handler) a few. API_FUZZ_EXAMPLES raises the budget for a long local run.
+ALLOWED_EXAMPLES, REFUSED_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "60")), 2
 SETTINGS_PATH = "/v1/settings/payment-processing"
 WEBHOOK_PATH = "/v1/webhooks/gateway"
 
