@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import random
 import sys
 import tempfile
 import time
@@ -14,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.chaos.harness.checker import Checker, Counts
-from tests.chaos.harness.faults import Fault, run_schedule, schedule
+from tests.chaos.harness.faults import run_schedule, schedule
 from tests.chaos.harness.system import Infra, System
 from tests.chaos.harness.workload import Workload
-
-import random
 
 WORKLOAD_SECONDS = 35.0
 
