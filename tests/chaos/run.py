@@ -63,7 +63,8 @@ async def run_once(infra: Infra, seed: int, *, duration: float = WORKLOAD_SECOND
                            dict(record.operations))
         if verbose:
             print(f"  operations: {dict(sorted(record.answers.items()))}", flush=True)
-            print(f"  emails resent with the same Message-ID (outcome unknown): {checker.emails_resent}", flush=True)
+            print(f"  emails resent with the same Message-ID (outcome unknown): {checker.emails_resent}; "
+                  f"settling waited for: {dict(checker.waited_for) or 'nothing'}", flush=True)
         if counts.problems():
             print(f"seed {seed} FAILED; replay: python -m tests.chaos.run --runs 1 --seed {seed}; logs in {log_dir}")
             for detail in counts.details[:40]:

@@ -61,6 +61,7 @@ class Checker:
         self.system = system
         self.record = record
         self.emails_resent = 0
+        self.waited_for: Counter[str] = Counter()  # counts not yet zero, per settle round (what was late)
 
     async def settle(self, *, max_seconds: float = 90.0) -> tuple[Counts, float]:
         """Repeat the whole check until every count is zero or the time is up; the last counts win.
@@ -77,6 +78,7 @@ class Checker:
                 counts.state_disagrees = 1
             if counts.problems() == 0 or time.monotonic() - started > max_seconds:
                 return counts, time.monotonic() - started
+            self.waited_for.update(k for k, v in counts.as_dict().items() if v)
             await asyncio.sleep(2.0)
 
     async def check(self) -> Counts:

@@ -48,11 +48,12 @@ async def run_schedule(system: System, faults: list[Fault], started: float) -> l
     """Apply each fault at its moment (concurrently: a kill's restart may overlap a broker bounce).
     Returns what happened, for the run's report."""
     done: list[str] = []
+    infra_lock = asyncio.Lock()  # a broker bounce and a Postgres restart never overlap each other
 
     async def one(fault: Fault) -> None:
         await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
         try:
-            await apply(system, fault)
+            await apply(system, fault, infra_lock)
             done.append(fault.describe())
         except Exception as exc:  # noqa: BLE001 - a fault that could not be applied is reported, not fatal
             done.append(f"{fault.describe()} FAILED: {exc!r}")
@@ -62,22 +63,19 @@ async def run_schedule(system: System, faults: list[Fault], started: float) -> l
     return done
 
 
-_infra_lock = asyncio.Lock()  # a broker bounce and a Postgres restart never overlap each other
-
-
-async def apply(system: System, fault: Fault) -> None:
+async def apply(system: System, fault: Fault, infra_lock: asyncio.Lock) -> None:
     if fault.kind == "kill":
         replica = system.replicas[fault.service][fault.replica]
         system.kill(replica)
         await asyncio.sleep(fault.duration)
         await system.restart(replica)
     elif fault.kind == "broker":
-        async with _infra_lock:
+        async with infra_lock:
             await system.infra.stop_broker()
             await asyncio.sleep(fault.duration)
             await system.infra.start_broker()
     elif fault.kind == "postgres":
-        async with _infra_lock:
+        async with infra_lock:
             await system.infra.restart_postgres()
     elif fault.kind == "slow_gateway":
         system.gateway.config.latency_ms = fault.latency_ms
