@@ -66,6 +66,8 @@ async def main(minutes: float, callers: int, seed: int) -> int:
     payments = sum(n for answer, n in record.answers.items() if answer.startswith(("pay:201", "pay_several:201")))
     print(f"soak: {elapsed:.0f}s, {callers} callers, {total} operations ({total / elapsed:.1f}/s), "
           f"{payments} payments answered 201 ({payments / elapsed:.2f}/s), {errors} errors")
+    kinds = {answer: n for answer, n in sorted(record.answers.items()) if any(e in answer for e in ERRORS)}
+    print(f"errors by kind: {kinds or 'none'}")
     print(f"{'process':<16} {'RSS start MiB':>14} {'RSS end MiB':>12}")
     for name in before:
         print(f"{name:<16} {before[name]:>14.1f} {after.get(name, float('nan')):>12.1f}")
