@@ -1,9 +1,11 @@
 """`{"error": {"code", "message", "details"}}` for every failure (CONTRACT.md "Errors")."""
 from __future__ import annotations
 
+import errno
 import json
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
@@ -99,6 +101,16 @@ _HTTP_WORDS = {404: "no such resource", 405: "this method is not allowed here",
                413: "the body is larger than this API accepts", 415: "send the body as application/json"}
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """The database is restarting, shutting down or cannot be reached: nothing was decided, the same
+    request may be sent again (a payment with its Idempotency-Key)."""
+    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                        asyncpg.InterfaceError, ConnectionError)):
+        return True
+    return isinstance(exc, OSError) and (exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET)
+                                         or "Connect call failed" in str(exc))
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
@@ -120,7 +132,13 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             raise
         code = _HTTP_CODES.get(exc.status, "invalid_request" if exc.status < 500 else "internal_error")
         return error_response(exc.status, code, _HTTP_WORDS.get(exc.status, exc.reason or code))
-    except Exception:
+    except Exception as exc:
+        if database_unreachable(exc):
+            log.warning("database unreachable", path=request.path, method=request.method, error=repr(exc))
+            response = error_response(503, "service_unavailable",
+                                      "the service cannot reach its database just now; send the request again shortly")
+            response.headers["Retry-After"] = "2"
+            return response
         log.exception("unhandled error", path=request.path, method=request.method)
         return error_response(500, "internal_error", "something went wrong on our side")
 
