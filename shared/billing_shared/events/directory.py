@@ -1,7 +1,7 @@
 """`billing.directory.v1`: organizations and contacts as sync mirrors them."""
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,7 +23,7 @@ class ContactData(Data):
     contact_id: Ident
     organization_id: Ident
     name: str = Name
-    email: str | None = Field(default=None, max_length=320)
+    email: Annotated[str, Field(max_length=320)] | None = None  # the bound on the text, not on None
     active: bool = True
     primary: bool = False
     billing: bool = False
