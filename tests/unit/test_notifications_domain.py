@@ -119,6 +119,23 @@ def test_failures_say_why():
     assert sync.subject == "QuickBooks Online sync failed: HTTP 503" and sync.body.startswith("Hello,\n")
 
 
+
+def test_a_settlement_failure_after_a_gateway_refund_tells_staff_the_money_went_out():
+    """An eCheck returned after part of it was refunded at the gateway: the payment is cancelled (all
+    amounts 0.00, DOMAIN.md), but the refund went to the client; the ticket says so and what to do. Found
+    by the chaos harness (a refund, then the sale's settlement failed)."""
+    returned = payment("cancelled", failure_reason="R01 insufficient funds", transactions=[
+        TransactionRow(type="sale", amount=money("500.00"), at=AT, transaction_id="10000001"),
+        TransactionRow(type="refund", amount=money("105.00"), at=AT, transaction_id="10000002"),
+        TransactionRow(type="refund", amount=money("20.00"), at=AT, transaction_id="10000003",
+                       failure_reason="refund returned")])
+    text = messages.render("payment.settlement_failed", returned, ctx())
+    assert "105.00 USD of it had been refunded at the gateway" in text.description
+    assert "Recover it from the client or write it off." in text.description
+    assert "refunded at the gateway" not in text.body  # the client's email is about their payment only
+    plain = messages.render("payment.settlement_failed", payment("cancelled", failure_reason="R01"), ctx())
+    assert "refunded at the gateway" not in plain.description
+
 def test_a_refund_names_the_amount_refunded_this_time():
     p = payment(refund_amount=money("300.00"), applied_amount=money("200.00"), transactions=[
         TransactionRow(type="sale", amount=money("500.00"), at=AT, transaction_id="10000001"),

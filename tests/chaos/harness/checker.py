@@ -138,8 +138,11 @@ class Checker:
             refunded = self.system.gateway.refunded_amount(sale)
             if sale.transaction_id in charged_back:
                 ok = payment["status"] == "charged_back"
-            elif sale.condition in ("canceled", "failed"):
+            elif sale.condition == "canceled":
                 ok = payment["status"] == "cancelled" and refunded == ZERO
+            elif sale.condition == "failed":  # an eCheck returned; a refund sent before that stands at the
+                # gateway, and the cancelled payment keeps its row for audit (its amounts show 0.00)
+                ok = payment["status"] == "cancelled" and refunded == _refund_rows(payment)
             elif payment["status"] == "cancelled":  # a settled sale's cancel refunds it (refund_via_gateway)
                 ok = refunded == sale.amount
             else:
@@ -382,3 +385,9 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[Top
         return []
     return [TopicPartition(d["topic"], p["partition"]) for d in await admin.describe_topics(topics)
             for p in d["partitions"]]
+
+
+def _refund_rows(payment: dict) -> Decimal:
+    """What the ledger's rows say was refunded at the gateway and stands."""
+    return sum((Decimal(t["amount"]) for t in payment.get("transactions") or ()
+                if t["type"] == "refund" and t.get("transaction_id") and not t.get("failure_reason")), ZERO)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from billing_shared.events.payments import PaymentSnapshot
+from billing_shared.money import ZERO
 
 from .parts import Context, Parts, amount, method_label
 
@@ -116,6 +117,12 @@ def payment_settlement_failed(p: PaymentSnapshot, ctx: Context) -> Parts:
     else:
         consequence = [f"The payment is now {p.status}."]
         summary = f"A payment of {total} by {ctx.who} failed to settle: {reason}. It is now {p.status}."
+    paid_out = sum((t.amount for t in p.transactions
+                    if t.type == "refund" and t.transaction_id and t.failure_reason is None), ZERO)
+    if paid_out:  # an eCheck returned after part of it was refunded: the refund went out, the money never came
+        summary += (f" Before it failed, {amount(paid_out, p.currency)} of it had been refunded at the gateway:"
+                    " that money went to the client although the payment never arrived. Recover it from the client"
+                    " or write it off.")
     return Parts(
         subject=f"Payment could not be settled: {total}",
         intro=[f"Your payment of {total} by {_method(p)} could not be settled: {reason}.", *consequence],
