@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import sys
 import tempfile
 import time
@@ -25,8 +26,12 @@ from tests.chaos.harness.system import Infra, System  # noqa: E402
 from tests.chaos.harness.workload import Workload  # noqa: E402
 from tests.chaos.run import quiet  # noqa: E402
 
-ERRORS = ("error:", "ClientError", "ClientConnectorError", "ServerDisconnectedError", "TimeoutError", ":5",
-          "no_answer")
+ERRORS = ("error:", "ClientError", "ClientConnectorError", "ServerDisconnectedError", "TimeoutError", "no_answer")
+SERVER_ERROR = re.compile(r":5\d\d(:|$)")  # an answer like "pay:503:..." (not "settle:settled:5")
+
+
+def is_error(answer: str) -> bool:
+    return any(e in answer for e in ERRORS) or SERVER_ERROR.search(answer) is not None
 
 
 def memory(system: System) -> dict[str, float]:
@@ -62,11 +67,11 @@ async def main(minutes: float, callers: int, seed: int) -> int:
     finally:
         await infra.stop()
     total = sum(record.operations.values())
-    errors = sum(n for answer, n in record.answers.items() if any(e in answer for e in ERRORS))
+    errors = sum(n for answer, n in record.answers.items() if is_error(answer))
     payments = sum(n for answer, n in record.answers.items() if answer.startswith(("pay:201", "pay_several:201")))
     print(f"soak: {elapsed:.0f}s, {callers} callers, {total} operations ({total / elapsed:.1f}/s), "
           f"{payments} payments answered 201 ({payments / elapsed:.2f}/s), {errors} errors")
-    kinds = {answer: n for answer, n in sorted(record.answers.items()) if any(e in answer for e in ERRORS)}
+    kinds = {answer: n for answer, n in sorted(record.answers.items()) if is_error(answer)}
     print(f"errors by kind: {kinds or 'none'}")
     print(f"{'process':<16} {'RSS start MiB':>14} {'RSS end MiB':>12}")
     for name in before:
