@@ -91,3 +91,32 @@ async def test_a_payment_that_never_succeeded_is_never_written(world):
     await settled(api, 2)  # everything before the marker has been handled
     assert [p["PaymentRefNum"] for p in await books_payments(sims)] == [marker.data.transaction_id]
     assert (await sims.psa_call("GET", "/_sim/invoices/501"))["paidDate"] is None
+
+
+async def test_a_reversed_payment_whose_invoice_another_payment_paid_since_is_recorded_unapplied_then_voided(world):
+    """p1 pays invoice 501, accounting refuses the first write, p1 is cancelled and p2 pays 501 in full
+    meanwhile. p1 must still end recorded then voided: recorded with its lines, accounting would refuse it
+    for ever (the amount applied exceeds the open balance, now 0). Found by the chaos harness."""
+    sims, api, payments, books = world
+    invoice_501 = books["autotask:501"]["Id"]
+    await sims.acct_call("POST", "/_sim/faults", {"path_contains": "/payment", "method": "POST", "status": 503,
+                                                  "count": 1})
+    await payments.publish(PaymentSucceeded, snapshot("p1"))
+
+    async def refused():
+        row = await _row(api, "p1")
+        return row if row and row["pending"] and "503" in (row["last_error"] or "") else None
+    await eventually(refused, timeout=30)
+    await payments.publish(PaymentSucceeded, snapshot("p2", transaction_id="4002"))  # pays 501 in full
+    event_class, cancelled = REVERSALS["cancelled"]
+    await payments.publish(event_class, cancelled())
+
+    async def voided():
+        row = await _row(api, "p1")
+        return row if row and not row["pending"] and row["accounting_voided"] else None
+    row = await eventually(voided, timeout=30)
+    recorded = {p["PaymentRefNum"]: p for p in await books_payments(sims)}
+    assert (recorded["4001"]["TotalAmt"], recorded["4001"]["PrivateNote"]) == (0, "Voided")
+    assert row["accounting_payment_id"] == recorded["4001"]["Id"]
+    assert recorded["4002"]["TotalAmt"] == 500.0
+    assert (await sims.acct_call("GET", f"/_sim/invoices/{invoice_501}"))["Balance"] == 0  # paid by p2

@@ -180,13 +180,14 @@ def test_a_reversed_payment_is_recorded_as_it_last_stood_before_it_is_voided():
     assert newest_live(None, [snapshot(), cancelled]) == snapshot()
     assert newest_live("cancelled", [snapshot()]) is None  # a late "succeeded" never counts
     assert newest_live(None, [cancelled]) is None
+    # recorded unapplied: its invoice may have been paid by another payment since the reversal, and lines on
+    # it would be refused by accounting for ever (found by the chaos harness)
     recorded = as_recorded(cancelled, snapshot())
-    assert (recorded.kind, recorded.total, dict(recorded.applications)) == ("payment", D("500.00"),
-                                                                             {"autotask:501": D("500.00")})
+    assert (recorded.kind, recorded.total, dict(recorded.applications)) == ("payment", D("500.00"), {})
     # without the succeeded snapshot: a cancelled one keeps its sale row, a charged-back one its amounts
     assert (as_recorded(cancelled, None).total, dict(as_recorded(cancelled, None).applications)) == (D("500.00"), {})
     charged_back = as_recorded(snapshot(status="charged_back"), None)
-    assert (charged_back.total, dict(charged_back.applications)) == (D("500.00"), {"autotask:501": D("500.00")})
+    assert (charged_back.total, dict(charged_back.applications)) == (D("500.00"), {})
     # never succeeded: no sale row, nothing charged, nothing recorded
     failed = snapshot(status="failed", sale="0.00", applied="0.00", applications=()).model_copy(
         update={"transactions": [], "transaction_id": None})

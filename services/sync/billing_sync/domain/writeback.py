@@ -96,17 +96,20 @@ def as_recorded(reversed_: PaymentSnapshot, live: PaymentSnapshot | None) -> Acc
     """The payment accounting records for a reversed (cancelled or charged-back) payment that it never
     took, before it is voided: every payment charged at the gateway then reversed ends in the books as
     recorded then voided, whether its first write came before the reversal or not (a refused create
-    retried after the cancel arrived). It is the payment as it last stood (`live`, its newest succeeded
-    snapshot). Without one (stored before sync kept it): a charged-back snapshot keeps its amounts and
-    applications; a cancelled one only its rows, so its sale, unapplied. None when it has no sale row: it
-    never succeeded, nothing was charged, nothing is written."""
+    retried after the cancel arrived). Its amount is the money it kept as it last stood (`live`, its
+    newest succeeded snapshot; without one, a charged-back snapshot's amounts, or a cancelled one's sale
+    row). It is recorded unapplied, with no invoice lines: the reversal gave its invoices their balance
+    back, and others may have paid them since, so accounting would refuse lines on them (the amount
+    applied would exceed the open balance) and the write-back would never end; voided, it nets to zero
+    either way. None when it has no sale row: it never succeeded, nothing was charged, nothing is
+    written. Found by the chaos harness."""
     if live is not None:
-        return target_for(live)
+        return AccountingTarget("payment", target_for(live).total)
     sale = next((t for t in reversed_.transactions if t.type == "sale"), None)
     if sale is None:
         return None
     if reversed_.status == "charged_back":
-        return target_for(reversed_.model_copy(update={"status": "succeeded"}))
+        return AccountingTarget("payment", target_for(reversed_.model_copy(update={"status": "succeeded"})).total)
     return AccountingTarget("payment", sale.amount)
 
 
