@@ -31,6 +31,9 @@ from billing_shared.web.errors import answer_unreadable_requests_in_our_shape
 log = structlog.get_logger(__name__)
 
 
+# How long stopping waits for background tasks, then for pooled connections, before giving up on them.
+STOP_GRACE_SECONDS = 10.0
+
 class Runtime:
     def __init__(self, *, name: str, schema: str, package: str, settings: ServiceSettings) -> None:
         self.name = name
@@ -88,18 +91,24 @@ class Runtime:
                 delay = min(delay * 2, 30.0)
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
+        """Stop within a bounded time: a task that does not end on cancel, or a connection still held,
+        must not keep the process (or a test) from stopping."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        for task in self._tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+            if pending:
+                log.warning("background tasks did not stop in time", tasks=sorted(t.get_name() for t in pending))
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await close()
         with contextlib.suppress(Exception):
             await self.producer.stop()
-        with contextlib.suppress(Exception):
-            await self.pool.close()
+        try:
+            await asyncio.wait_for(self.pool.close(), STOP_GRACE_SECONDS)
+        except Exception:  # noqa: BLE001 - a connection still held past the grace: close them all now
+            self.pool.terminate()
 
     async def check_database(self) -> None:
         async with self.pool.acquire() as conn:
