@@ -58,7 +58,12 @@ async def load(conn: asyncpg.Connection, payment_id: str, *, for_update: bool = 
     pid = _uuid(payment_id)
     if pid is None:
         return None
-    row = await conn.fetchrow(_SELECT + " WHERE p.payment_id = $1" + (" FOR UPDATE OF p" if for_update else ""), pid)
+    if for_update:
+        # The lock first, on its own: a statement that waits for a row lock reads every other table (the
+        # entries, the rows) from the snapshot it took before the wait, in READ COMMITTED. Read after it.
+        if await conn.fetchval("SELECT true FROM payments WHERE payment_id = $1 FOR UPDATE", pid) is None:
+            return None
+    row = await conn.fetchrow(_SELECT + " WHERE p.payment_id = $1", pid)
     return _payment(row) if row else None
 
 
