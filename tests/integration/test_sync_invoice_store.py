@@ -1,6 +1,7 @@
 """Sync's invoice mirror in SQL: the version rule, voids, and invoice lines stored as JSON values."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -9,8 +10,11 @@ import pytest
 
 from billing_shared.db import create_pool
 from billing_shared.migrations import migrate
+from billing_sync.adapters import psa_invoice_store
 from billing_sync.adapters.invoice_store import upsert_invoices, void_invoices
+from billing_sync.adapters.psa_invoice_store import LinkUpdate
 from billing_sync.domain.invoices import InvoiceRecord, VoidRequest
+from billing_sync.domain.psa import PsaInvoice
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -57,3 +61,28 @@ async def test_voids_apply_only_to_known_invoices_with_a_newer_version(pool):
         voided = await void_invoices(conn, [VoidRequest("autotask:1", 3), VoidRequest("autotask:2", 2),
                                             VoidRequest("autotask:404", 9)])
     assert [(r.invoice_id, r.status, r.version) for r in voided] == [("autotask:2", "voided", 2)]
+
+
+async def test_composing_after_waiting_for_the_lock_reads_the_link_the_holder_committed(pool):
+    """A statement that waits for a row lock reads the other tables from its snapshot before the wait (READ
+    COMMITTED): composing must read the accounting link only once it holds the PSA invoice's lock."""
+    invoice = PsaInvoice("autotask:7001", 7001, "autotask:678", None, Decimal("75.00"), date(2026, 11, 1), None,
+                         False, None, None)
+    async with pool.acquire() as conn:
+        await psa_invoice_store.upsert(conn, [invoice])
+    link = LinkUpdate(invoice.invoice_id, "qbo-7001", "1042", "c1", "USD", Decimal("75.00"), Decimal("75.00"), None)
+    async with pool.acquire() as holder, pool.acquire() as waiter:
+        async with holder.transaction():
+            assert (await psa_invoice_store.compose_inputs(holder, [invoice.invoice_id]))[0].link is None
+            await psa_invoice_store.upsert_links(holder, "realm-1", [link])
+
+            async def compose():
+                async with waiter.transaction():
+                    return await psa_invoice_store.compose_inputs(waiter, [invoice.invoice_id])
+
+            waiting = asyncio.create_task(compose())
+            while not await pool.fetchval("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                                          holder.get_server_pid()):
+                await asyncio.sleep(0.02)
+        [seen] = await asyncio.wait_for(waiting, 10)
+    assert seen.link is not None and seen.link.doc_number == "1042"

@@ -218,6 +218,10 @@ async def compose_inputs(conn: asyncpg.Connection, invoice_ids: Sequence[str]) -
     """Everything a snapshot is made of, PSA rows locked so concurrent publishers take turns."""
     if not invoice_ids:
         return []
+    # The locks first, on their own: a statement that waits for a row lock reads the other tables (the
+    # accounting link, our applications) from the snapshot it took before the wait, in READ COMMITTED.
+    await conn.execute("SELECT 1 FROM psa_invoices WHERE invoice_id = ANY($1::text[]) ORDER BY invoice_id FOR UPDATE",
+                       list(invoice_ids))
     rows = await conn.fetch(
         f"""SELECT p.invoice_id AS p_id, p.external_id AS p_external_id, p.organization_id AS p_org,
                    p.invoice_number AS p_number, p.total AS p_total, p.issued_on AS p_issued, p.due_on AS p_due,
@@ -235,8 +239,7 @@ async def compose_inputs(conn: asyncpg.Connection, invoice_ids: Sequence[str]) -
                        FROM writeback_applications WHERE invoice_id = ANY($1::text[]) GROUP BY invoice_id) w
                    ON w.invoice_id = p.invoice_id
             WHERE p.invoice_id = ANY($1::text[])
-            ORDER BY p.invoice_id
-            FOR UPDATE OF p""",
+            ORDER BY p.invoice_id""",
         list(invoice_ids),
     )
     out = []
