@@ -101,10 +101,10 @@ class ConsumerRunner:
             max_poll_records=self.max_poll_records,
             client_id=self.name,
         )
-        await consumer.start()
-        self.started.set()
-        log.info("consumer started", consumer=self.name, topics=self.topics)
-        try:
+        try:  # a stop that comes while the consumer is still joining its group closes it too
+            await consumer.start()
+            self.started.set()
+            log.info("consumer started", consumer=self.name, topics=self.topics)
             while True:
                 polled = await consumer.getmany(timeout_ms=500, max_records=self.max_poll_records)
                 if not polled:
