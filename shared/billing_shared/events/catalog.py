@@ -9,7 +9,7 @@ from pydantic import Field, TypeAdapter
 
 from billing_shared.text import holds_nul
 
-from . import directory, invoices, notifications, payments, portal, sync, upstream
+from . import directory, invoices, notifications, payments, portal, reconciliation, sync, upstream
 from .envelope import Event
 
 UPSTREAM_INVOICES = "upstream.invoices.v1"
@@ -35,6 +35,9 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
         payments.PaymentRefundFailed,
         payments.InvoiceOverApplied,
         payments.PaymentMethodAdded,
+        reconciliation.ReconciliationRequested,
+        reconciliation.ReconciliationCompleted,
+        reconciliation.WritebackResendRequested,
     ),
     BILLING_DIRECTORY: (directory.OrganizationSynced, directory.ContactSynced),
     BILLING_SYNC: (
@@ -45,6 +48,7 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
         sync.SyncRecordFailed,
         sync.SyncStalled,
         sync.IntegrationConnectionFailed,
+        reconciliation.BooksChecked,
     ),
     BILLING_NOTIFICATIONS: (
         notifications.NotificationCreated,
