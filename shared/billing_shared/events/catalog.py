@@ -9,7 +9,7 @@ from pydantic import Field, TypeAdapter
 
 from billing_shared.text import holds_nul
 
-from . import directory, invoices, notifications, payments, portal, reconciliation, sync, upstream
+from . import autopay, directory, invoices, notifications, payments, portal, reconciliation, sync, upstream
 from .envelope import Event
 
 UPSTREAM_INVOICES = "upstream.invoices.v1"
@@ -38,6 +38,10 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
         reconciliation.ReconciliationRequested,
         reconciliation.ReconciliationCompleted,
         reconciliation.WritebackResendRequested,
+        autopay.AutopayBalanceCheckRequested,
+        autopay.AutopayUpcoming,
+        autopay.AutopaySucceeded,
+        autopay.AutopayFailed,
     ),
     BILLING_DIRECTORY: (directory.OrganizationSynced, directory.ContactSynced),
     BILLING_SYNC: (
@@ -49,6 +53,7 @@ EVENTS_BY_TOPIC: dict[str, tuple[type[Event], ...]] = {
         sync.SyncStalled,
         sync.IntegrationConnectionFailed,
         reconciliation.BooksChecked,
+        autopay.AutopayBalanceChecked,
     ),
     BILLING_NOTIFICATIONS: (
         notifications.NotificationCreated,
