@@ -4,17 +4,19 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES
+from billing_shared.events.catalog import BILLING_DIRECTORY, BILLING_INVOICES, BILLING_SYNC
 from billing_shared.runtime import RUNTIME, Runtime
 from billing_shared.secrets import SecretBox
 from billing_shared.web.app import create_app
 from billing_shared.web.deps import install_slot
 
 from billing_payments.config import PaymentsSettings
-from billing_payments.entrypoints.consumers import DIRECTORY_HANDLERS, INVOICE_HANDLERS
+from billing_payments.entrypoints.consumers import AUTOPAY_HANDLERS, DIRECTORY_HANDLERS, INVOICE_HANDLERS, SYNC_HANDLERS
 from billing_payments.entrypoints.http import routes
 from billing_payments.entrypoints.web_support import payment_errors
+from billing_payments.service.autopay import AutopayScheduler
 from billing_payments.service.deps import Deps
+from billing_payments.service import reconciliation
 from billing_payments.service.reconciler import run_reconciler
 
 
@@ -33,7 +35,11 @@ def build_app(settings: PaymentsSettings) -> web.Application:
         deps = slot.fill(Deps(pool=rt.pool, uow=rt.uow, box=box, http=http, config=settings))
         rt.consume("payments-invoices", [BILLING_INVOICES], INVOICE_HANDLERS)
         rt.consume("payments-directory", [BILLING_DIRECTORY], DIRECTORY_HANDLERS)
+        rt.consume("payments-reconciliation", [BILLING_SYNC], SYNC_HANDLERS)
         rt.spawn("reconciler", lambda: run_reconciler(deps))
+        rt.consume("payments-autopay", [BILLING_SYNC], AUTOPAY_HANDLERS)
+        rt.spawn("autopay", AutopayScheduler(deps).run)
+        rt.spawn("reconciliation", lambda: reconciliation.run_worker(deps))
 
     runtime.install(app, wire)
     return app

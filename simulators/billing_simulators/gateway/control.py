@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from .methods import TokenizeError, new_token, tokenize_card, tokenize_check
+from .methods import PaymentMethod, TokenizeError, new_token, tokenize_card, tokenize_check
 from .money import parse_amount
 from .settlement import chargeback, settle_pending
-from .state import STATE_KEY
+from .state import PENDING, STATE_KEY, Action, Transaction
 from .webhooks import HTTP_KEY, deliver, redeliver
 
 routes = web.RouteTableDef()
@@ -95,6 +95,38 @@ async def settle(request: web.Request) -> web.Response:
         "webhooks": [{"event_id": r.event_id, "event_type": r.event_type,
                       "transaction_id": r.transaction_id, "status": r.status} for r in records],
     })
+
+
+@routes.post("/_sim/transactions")
+async def sale_made_elsewhere(request: web.Request) -> web.Response:
+    """A sale made outside billing-link, e.g. in the gateway's own virtual terminal (`{"amount", "order_id"?,
+    "currency"?}`): approved, pending settlement, no webhook. Reconciliation finds it."""
+    state = request.app[STATE_KEY]
+    body = await _json_body(request)
+    amount = parse_amount(str(body.get("amount", "")))
+    if amount is None or amount <= 0:
+        return _error(422, "invalid_request", "amount must be a positive amount like 12.34")
+    method = PaymentMethod(payment_type="creditcard", last4="1111", masked_number="4xxxxxxxxxxx1111",
+                           brand="visa", exp="1230")
+    txn = Transaction(transaction_id=state.new_transaction_id(), order_id=str(body.get("order_id") or ""),
+                      type="sale", amount=amount, currency=str(body.get("currency") or "USD"), method=method,
+                      condition=PENDING)
+    txn.actions.append(Action("sale", amount, True, "SUCCESS", 100))
+    state.transactions[txn.transaction_id] = txn
+    return web.json_response(txn.to_json(), status=201)
+
+
+@routes.post("/_sim/transactions/{transaction_id}/void")
+async def voided_elsewhere(request: web.Request) -> web.Response:
+    """Void a transaction in the gateway's own interface, behind billing-link's back: no webhook."""
+    txn = request.app[STATE_KEY].transactions.get(request.match_info["transaction_id"])
+    if txn is None:
+        return _error(404, "not_found", "no such transaction")
+    if txn.condition == "canceled":
+        return _error(409, "invalid_request", "already voided")
+    txn.condition = "canceled"
+    txn.actions.append(Action("void", txn.amount, True, "Transaction Void Successful", 100))
+    return web.json_response(txn.to_json())
 
 
 @routes.post("/_sim/transactions/{transaction_id}/chargeback")

@@ -67,9 +67,13 @@ def matching(transactions: Iterable[Transaction], form: Form) -> list[Transactio
     ids, conditions = _listed(form.get("transaction_id")), _listed(form.get("condition"))
     types, actions = _listed(form.get("transaction_type")), _listed(form.get("action_type"))
     order_id = form.get("order_id")
+    # start_date/end_date (YYYYMMDDhhmmss, inclusive) select transactions with an action in the range
+    start, end = form.get("start_date") or "", form.get("end_date") or "99999999999999"
     return [
         txn for txn in transactions
-        if (ids is None or txn.transaction_id in ids)
+        if (not form.get("start_date") and not form.get("end_date")
+            or any(start <= a.date <= end for a in txn.actions))
+        and (ids is None or txn.transaction_id in ids)
         and (conditions is None or txn.condition in conditions)
         and (types is None or txn.method.transaction_type in types)
         and (actions is None or any(a.action_type in actions for a in txn.actions))

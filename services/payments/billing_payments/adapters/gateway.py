@@ -28,6 +28,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import parse_qsl
@@ -180,6 +181,10 @@ def _brand(cc_type: str, masked: str) -> str | None:
             "6": "discover"}.get(masked[:1], "unknown") if masked else None
 
 
+def _gateway_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
 def _vault_entry(node: ET.Element) -> VaultEntry:
     card, account = _text(node, "cc_number"), _text(node, "check_account")
     exp = _text(node, "cc_exp")
@@ -289,6 +294,12 @@ class NmiGateway:
     # -- reads -------------------------------------------------------------
     async def find_by_order_id(self, order_id: str) -> list[GatewayTransaction]:
         root = await self._query({"order_id": order_id})
+        return [_transaction(node) for node in root.findall("transaction")]
+
+    async def transactions_between(self, start: datetime, end: datetime) -> list[GatewayTransaction]:
+        """Every transaction with an action in [start, end] (the Query API's start_date/end_date, UTC, to
+        the second, both inclusive)."""
+        root = await self._query({"start_date": _gateway_time(start), "end_date": _gateway_time(end)})
         return [_transaction(node) for node in root.findall("transaction")]
 
     async def get_transaction(self, transaction_id: str) -> GatewayTransaction | None:

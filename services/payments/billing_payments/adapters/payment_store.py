@@ -3,6 +3,7 @@ the payment row under its version and inserts only the entries and rows that are
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -65,6 +66,20 @@ async def load(conn: asyncpg.Connection, payment_id: str, *, for_update: bool = 
             return None
     row = await conn.fetchrow(_SELECT + " WHERE p.payment_id = $1", pid)
     return _payment(row) if row else None
+
+
+async def made_between(conn: asyncpg.Connection | asyncpg.Pool, start: datetime, end: datetime) -> list[Payment]:
+    """Payments created in [start, end), oldest first."""
+    rows = await conn.fetch(_SELECT + " WHERE p.created_at >= $1 AND p.created_at < $2 ORDER BY p.created_at",
+                            start, end)
+    return [_payment(r) for r in rows]
+
+
+async def load_many(conn: asyncpg.Connection | asyncpg.Pool, payment_ids: Sequence[str]) -> list[Payment]:
+    """The payments among these ids (ids that are no payment's, or no uuid, are left out)."""
+    ids = [u for u in (_uuid(i) for i in payment_ids) if u is not None]
+    rows = await conn.fetch(_SELECT + " WHERE p.payment_id = ANY($1::uuid[])", ids) if ids else []
+    return [_payment(r) for r in rows]
 
 
 async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, method_id: str | None) -> None:

@@ -26,6 +26,9 @@ STATUS_OF: dict[str, int] = {
     "currency_mismatch": 422,
     # beyond the contract's list: a command that the payment's state does not allow
     "payment_state_conflict": 409,
+    # reconciliation: a drift that no safe repair clears (explain it), or one already explained or repaired
+    "drift_not_repairable": 409,
+    "drift_resolved": 409,
 }
 
 

@@ -32,7 +32,7 @@ async def reconcile_once(deps: Deps) -> int:
                 log.warning("cannot ask the gateway about a pending payment yet", payment_id=payment_id, error=repr(exc))
                 continue
             async with deps.uow.begin() as tx:
-                payment = await resolve_pending(tx, payment_id, _outcome(found))
+                payment = await resolve_pending(tx, payment_id, sale_outcome(found))
             resolved += 1
             log.info("pending payment resolved", payment_id=payment_id, status=payment.status if payment else None)
     await issue_pending_refunds(deps, retry_after=grace)
@@ -40,7 +40,7 @@ async def reconcile_once(deps: Deps) -> int:
     return resolved
 
 
-def _outcome(found) -> SaleOutcome:  # type: ignore[no-untyped-def]
+def sale_outcome(found) -> SaleOutcome:  # type: ignore[no-untyped-def]
     sales = [t for t in found if t.kind == "sale"]
     approved = [t for t in sales if t.approved]
     if approved:
