@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from billing_shared.events.portal import InvitationData
+from billing_shared.events.reconciliation import ReconciliationCompleted, ReconciliationCompletedData
 
 from billing_shared.events.payments import (
     InvoiceOverAppliedData, PaymentApplied, PaymentFailed, PaymentMethodAdded, PaymentMethodData, PaymentRefunded,
@@ -40,7 +41,9 @@ def test_the_twelve_types_of_the_issue_have_defaults_and_an_audience():
         # and an invitation to the client portal, to the address invited
         "portal.invitation",
         # past-due reminders (issue 12)
-        "invoice.past_due"}
+        "invoice.past_due",
+        # a reconciliation that found drift (issue 12)
+        "reconciliation.drift_found"}
     defaults = default_switches()
     assert defaults["payment.succeeded"] == ChannelSwitch(email=True, ticket=False)
     assert defaults["invoice.available"] == ChannelSwitch(email=True, ticket=False)
@@ -146,6 +149,25 @@ def test_a_refund_names_the_amount_refunded_this_time():
     assert "Refunded in total: 300.00 USD" in text.body and "Refund transaction ID: 10000003" in text.body
 
 
+COMPLETED = ReconciliationCompleted.new(producer="payments", organization_id="system", data=ReconciliationCompletedData(
+    run_id="r-1", trigger="nightly", period_start=datetime(2026, 11, 30, tzinfo=UTC),
+    period_end=datetime(2026, 12, 1, tzinfo=UTC), completed_at=datetime(2026, 12, 1, 2, tzinfo=UTC), drift_count=3,
+    by_code={"accounting_payment_missing": 1, "gateway_sale_unknown_to_ledger": 2}))
+
+
+def test_a_reconciliation_notifies_staff_once_per_run_and_only_when_something_disagrees():
+    trigger = trigger_for(COMPLETED)
+    assert (trigger.type, trigger.dedupe_key) == ("reconciliation.drift_found", "r-1")
+    assert TYPES["reconciliation.drift_found"].audience == "staff"
+    clean = COMPLETED.model_copy(update={"data": COMPLETED.data.model_copy(update={"drift_count": 0, "by_code": {}})})
+    assert trigger_for(clean) is None
+    unchecked = clean.model_copy(update={"data": clean.data.model_copy(update={"incomplete": ["books"]})})
+    assert trigger_for(unchecked).type == "reconciliation.drift_found"
+    text = messages.render("reconciliation.drift_found", COMPLETED.data, messages.Context(organization_id="system"))
+    assert text.subject == "Reconciliation of 2026-11-30: 3 disagreements"
+    assert "gateway sale unknown to ledger: 2" in text.body
+
+
 @pytest.mark.parametrize("kind", NOTIFICATION_TYPES)
 def test_every_type_renders_within_ticket_limits(kind):
     data = {
@@ -159,6 +181,7 @@ def test_every_type_renders_within_ticket_limits(kind):
         "invoice.over_applied": InvoiceOverAppliedData(
             invoice_id="autotask:1", organization_id=ORG, currency="USD", total=money("400.00"),
             applied=money("500.00"), over_by=money("100.00"), source_version=2),
+        "reconciliation.drift_found": COMPLETED.data,
         "portal.invitation": InvitationData(
             invitation_id="i1", organization_id=ORG, contact_id="autotask:901", email="ap@acme.example",
             name="Ada Payer", link="https://portal.msp.example/invitations/abc", invited_by="admin@msp.example",

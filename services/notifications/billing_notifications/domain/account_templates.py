@@ -1,9 +1,12 @@
 """Templates of the invoice, wallet, sync and integration notifications (no I/O)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from billing_shared.events.invoices import InvoiceSnapshot
 from billing_shared.events.payments import InvoiceOverAppliedData, PaymentMethodData
 from billing_shared.events.portal import InvitationData
+from billing_shared.events.reconciliation import ReconciliationCompletedData
 from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncRecordFailedData, SyncStalledData
 
 from .parts import INTEGRATIONS, Context, Parts, amount, method_label, when
@@ -131,4 +134,23 @@ def portal_invitation(invite: InvitationData, ctx: Context) -> Parts:
         title=f"Client portal invitation sent to {invite.email} ({ctx.who})",
         summary=f"{invite.invited_by} invited {invite.name} <{invite.email}> of {ctx.who} to the client portal.",
         facts=[("Organization", ctx.who), ("Link expires", expires)],
+    )
+
+
+def reconciliation_drift_found(r: ReconciliationCompletedData, ctx: Context) -> Parts:
+    """For staff: the gateway, the ledger, accounting and the PSA disagree (or one could not be read)."""
+    first, last = f"{r.period_start:%Y-%m-%d}", f"{(r.period_end - timedelta(seconds=1)):%Y-%m-%d}"
+    period = first if first == last else f"{first} to {last}"
+    found = f"{r.drift_count} disagreement{'s' if r.drift_count != 1 else ''}"
+    unchecked = f" ({' and '.join(r.incomplete)} could not be checked)" if r.incomplete else ""
+    codes = ", ".join(f"{code.replace('_', ' ')}: {n}" for code, n in sorted(r.by_code.items())) or "none"
+    return Parts(
+        subject=f"Reconciliation of {period}: {found}{unchecked}",
+        intro=[f"Reconciling the gateway, the ledger, accounting and the PSA for {period} found {found}{unchecked}.",
+               "Open Reconciliation in the portal to see each one with its evidence, repair it or explain it."],
+        title=f"Reconciliation {period}: {found}{unchecked}",
+        summary=f"The {r.trigger.replace('_', '-')} reconciliation of {period} found {found}{unchecked}. "
+                "Each is listed with its evidence on the portal's Reconciliation page.",
+        facts=[("Period", period), ("Disagreements", codes), ("Not checked", ", ".join(r.incomplete) or "none"),
+               ("Run", r.run_id)],
     )

@@ -51,6 +51,7 @@ TYPES: dict[str, TypeInfo] = {
     "sync.stalled": TypeInfo("staff", _ON_TICKET),
     "integration.connection_failed": TypeInfo("staff", _ON_TICKET),
     "portal.invitation": TypeInfo("invitee", _ON_EMAIL),
+    "reconciliation.drift_found": TypeInfo("staff", _ON_TICKET),
 }
 
 NOTIFICATION_TYPES: tuple[str, ...] = tuple(TYPES)

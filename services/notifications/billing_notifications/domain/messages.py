@@ -53,4 +53,5 @@ _TEMPLATES: dict[str, Callable[[Any, Context], Parts]] = {
     "sync.stalled": acc.sync_stalled,
     "integration.connection_failed": acc.connection_failed,
     "portal.invitation": acc.portal_invitation,
+    "reconciliation.drift_found": acc.reconciliation_drift_found,
 }

@@ -32,7 +32,7 @@ ONCE_PER_EVENT = {"payment.refunded", "payment.unapplied", "payment.refund_faile
 # Source events notified as another type: a record a sync run skipped is sync trouble for staff,
 # switched with `sync.failed`.
 NOTIFIED_AS = {"invoice.synced": "invoice.available", "sync.record_failed": "sync.failed",
-               "invitation.sent": "portal.invitation"}
+               "invitation.sent": "portal.invitation", "reconciliation.completed": "reconciliation.drift_found"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episod
         return make(data.invitation_id)
     if kind == "invoice.over_applied":  # one per total and applied amount it was seen with
         return make(f"{data.invoice_id}:{data.total}:{data.applied}", (data.invoice_id,))
+    if kind == "reconciliation.completed":  # once per run, and only when something disagrees or was not checked
+        return make(data.run_id) if data.drift_count or data.incomplete else None
     if kind == "sync.failed":
         return make(f"{event.organization_id}:{data.integration}:{data.run_id}")
     if kind == "sync.record_failed":

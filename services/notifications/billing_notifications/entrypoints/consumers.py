@@ -50,7 +50,8 @@ def consumers(intake: Intake) -> list[ConsumerSpec]:
             "invoice.voided": directory.on_invoice,
         }),
         ConsumerSpec("notifications-payments", (BILLING_PAYMENTS,),
-                     {t: on_payment_event for t in (*PAYMENT_TYPES, *SNAPSHOT_TYPES)}),
+                     {**{t: on_payment_event for t in (*PAYMENT_TYPES, *SNAPSHOT_TYPES)},
+                      "reconciliation.completed": intake.handle}),
         ConsumerSpec("notifications-sync", (BILLING_SYNC,), {
             **{t: intake.handle for t in SYNC_TYPES},
             "sync.completed": intake.on_sync_completed,  # ends integrations' failure episodes
