@@ -14,6 +14,7 @@ from billing_sync.adapters.connections import Connections
 from billing_sync.config import SyncSettings
 from billing_sync.entrypoints.consumers import PAYMENT_HANDLERS, UPSTREAM_INVOICE_HANDLERS
 from billing_sync.entrypoints.http import routes
+from billing_sync.service.autopay_checks import balance_check_handler
 from billing_sync.service.deps import Deps
 from billing_sync.service.scheduler import Scheduler
 from billing_sync.service.upstream_numbering import UpstreamNumbering
@@ -38,6 +39,9 @@ def build_app(settings: SyncSettings) -> web.Application:
         deps = slot.fill(Deps(pool=rt.pool, uow=rt.uow, box=box, connections=connections, config=settings))
         rt.consume("sync-upstream-invoices", [UPSTREAM_INVOICES], UPSTREAM_INVOICE_HANDLERS)
         rt.consume("sync-payment-writeback", [BILLING_PAYMENTS], PAYMENT_HANDLERS)
+        # Its own group: a QuickBooks read right before an autopay charge never waits behind the write-back.
+        rt.consume("sync-autopay-checks", [BILLING_PAYMENTS],
+                   {"autopay.balance_check_requested": balance_check_handler(deps)})
         rt.spawn("sync-scheduler", Scheduler(deps).run)
         rt.spawn("payment-writeback", WritebackWorker(deps).run)
         rt.spawn("upstream-numbering", UpstreamNumbering(deps).run)

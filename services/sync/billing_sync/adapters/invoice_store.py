@@ -114,6 +114,11 @@ async def organization_of(conn: asyncpg.Connection | asyncpg.Pool, invoice_id: s
     return await conn.fetchval("SELECT organization_id FROM invoices WHERE invoice_id = $1", invoice_id)
 
 
+async def status_of(conn: asyncpg.Connection | asyncpg.Pool, invoice_id: str) -> str | None:
+    """The status sync last published for an invoice (open, paid by other means, voided), or None."""
+    return await conn.fetchval("SELECT status FROM invoices WHERE invoice_id = $1", invoice_id)
+
+
 async def upsert_organization_names(
     conn: asyncpg.Connection, organizations: Sequence[tuple[str, str, str, str]]
 ) -> list[asyncpg.Record]:
