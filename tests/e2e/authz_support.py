@@ -53,7 +53,7 @@ USERS = [
      "organization_id": ORG["A"], "contact_id": "autotask:902"},
 ]
 NOTHING_PROFILE = "00000000-0000-0000-0000-00000000000a"
-ALL_PERMISSIONS = frozenset({"view_invoices", "make_payments", "view_quotes"})  # the Default client profile
+ALL_PERMISSIONS = frozenset({"view_invoices", "make_payments", "view_quotes", "autopay"})  # the Default profile
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,24 @@ class AuthzWorld:
     ids: dict[str, dict[str, str]] = field(default_factory=lambda: {"A": {}, "B": {}})
     run_id: str = ""
     delivery_id: str = ""
+    reconciliation_id: str = ""
+    drift_id: str = ""  # a drift of that reconciliation, explained already (so acting on it again is a 409)
     bearer: dict[str, str | None] = field(default_factory=dict)
+
+    async def reconcile(self) -> None:
+        """A reconciliation of today with one drift (a sale made in the gateway's own terminal), explained."""
+        async with self.http.post(f"{self.gateway}/_sim/transactions", json={"amount": "9.99"}) as made:
+            assert made.status == 201
+        run = await self.ok("payments", "POST", "/v1/reconciliation/runs", {
+            "from_date": time.strftime("%Y-%m-%d", time.gmtime()), "to_date": time.strftime("%Y-%m-%d", time.gmtime())},
+            expect=202)
+        self.reconciliation_id = run["run_id"]
+
+        async def drift() -> str | None:
+            report = await self.ok("payments", "GET", f"/v1/reconciliation/runs/{self.reconciliation_id}")
+            return report["drifts"][0]["drift_id"] if report["drifts"] else None
+        self.drift_id = await eventually(drift, timeout=60, interval=0.3)
+        await self.ok("payments", "POST", f"/v1/reconciliation/drifts/{self.drift_id}/explain", {"note": "a test sale"})
 
     def url(self, service: str) -> str:
         return self.system.urls[service]
@@ -214,6 +231,8 @@ class AuthzWorld:
                                uuid.UUID(NOTHING_PROFILE))
         finally:
             await conn.close()
+
+        await self.reconcile()
 
         async def delivered() -> str | None:  # the receipt of a payment, emailed to the SMTP sink
             page = await self.ok("notifications", "GET", "/v1/deliveries?status=delivered")

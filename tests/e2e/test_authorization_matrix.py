@@ -68,6 +68,11 @@ def _wallet_body(world: AuthzWorld, who: Principal, org: str | None) -> dict[str
     return {"token": "tok_visa_approved"} | ({} if who.role == "client" else {"contact_id": CONTACT[org or "A"]})
 
 
+def _autopay_body(world: AuthzWorld, who: Principal, org: str | None) -> dict[str, Any]:
+    return {"method_id": world.ids[org or "A"]["method"], "rule": {"kind": "days_after_issue", "days": 90},
+            "max_amount": "1.00"} | ({} if who.role == "client" else {"contact_id": CONTACT[org or "A"]})
+
+
 def _bad(*_: Any) -> Any:
     return NOT_AN_OBJECT
 
@@ -124,6 +129,20 @@ TABLE: dict[tuple[str, str, str], Route] = {
         ANYONE, "method", 204, serial=True, permission="make_payments",
         note="a fresh stored method for each allowed cell; crossed: the caller's organization with the other "
              "one's method: 404"),
+    (P, "POST", "/v1/reconciliation/runs"): Route(ADMIN, own=202, body=lambda *_: {}, note="starts a run of yesterday"),
+    (P, "GET", "/v1/reconciliation/runs"): Route(ADMIN),
+    (P, "GET", "/v1/reconciliation/runs/{run_id}"): Route(ADMIN, "reconciliation"),
+    (P, "POST", "/v1/reconciliation/drifts/{drift_id}/explain"): Route(
+        ADMIN, "drift", 409, body=lambda *_: {"note": "seen"}, note="own: 409 drift_resolved (explained already)"),
+    (P, "POST", "/v1/reconciliation/drifts/{drift_id}/repair"): Route(
+        ADMIN, "drift", 409, note="own: 409 drift_resolved (explained already)"),
+    (P, "GET", "/v1/organizations/{organization_id}/autopay"): Route(ANYONE, "org", permission="autopay"),
+    (P, "PUT", "/v1/organizations/{organization_id}/autopay"): Route(
+        ANYONE, "org", body=_autopay_body, serial=True, permission="autopay",
+        note="enrolls the organization's stored method; a rule and maximum that never charge the world's invoices"),
+    (P, "DELETE", "/v1/organizations/{organization_id}/autopay"): Route(ANYONE, "org", 204, serial=True,
+                                                                         permission="autopay"),
+    (P, "GET", "/v1/organizations/{organization_id}/autopay/attempts"): Route(ANYONE, "org", permission="autopay"),
     (P, "POST", "/v1/webhooks/gateway"): Route((), own=401, note="public: its own signature, no bearer; "
                                                                   "unsigned: 401 for everyone"),
     # notifications
@@ -222,6 +241,10 @@ async def fill(world: AuthzWorld, route: Route, path: str, org: str | None, fres
         return one(world.run_id if org else str(uuid.uuid4()))
     if kind == "delivery":
         return one(world.delivery_id if org else str(uuid.uuid4()))
+    if kind == "reconciliation":
+        return one(world.reconciliation_id if org else str(uuid.uuid4()))
+    if kind == "drift":
+        return one(world.drift_id if org else str(uuid.uuid4()))
     if kind == "integration":
         return one("quickbooks" if org else "nosuch")
     raise AssertionError(f"no id kind {kind}")
@@ -358,6 +381,11 @@ PAGES: dict[tuple[str, str], Page] = {
     ("POST", "/portal/wallet/{method_id}/remove"): Page(CLIENT, "method", 303, serial=True, permission="make_payments",
                                                         note="a fresh stored method for each allowed cell"),
     ("GET", "/portal/quotes"): Page(CLIENT, permission="view_quotes"),
+    ("GET", "/reconciliation"): Page(ADMIN),
+    ("POST", "/reconciliation"): Page(ADMIN, own=None),
+    ("GET", "/reconciliation/{reconciliation_id}"): Page(ADMIN, "reconciliation"),
+    ("POST", "/reconciliation/drifts/{drift_id}/repair"): Page(ADMIN, "drift", own=None),
+    ("POST", "/reconciliation/drifts/{drift_id}/explain"): Page(ADMIN, "drift", own=None),
     ("GET", "/operations"): Page(ADMIN),
     ("GET", "/audit"): Page(ADMIN),
     ("GET", "/integrations"): Page(ADMIN),
@@ -428,7 +456,8 @@ def page_expected(page: Page, who: Principal, kind: str | None) -> int | None:
 
 
 def page_kinds(page: Page) -> tuple[str | None, ...]:
-    return (None,) if page.ids is None else ("own", "missing") if page.ids == "run" else ("own", "other", "missing")
+    return (None,) if page.ids is None else ("own", "missing") if page.ids in ("run", "reconciliation", "drift") \
+        else ("own", "other", "missing")
 
 
 async def page_path(world: AuthzWorld, page: Page, path: str, org: str | None, fresh: bool) -> str:
@@ -438,7 +467,9 @@ async def page_path(world: AuthzWorld, page: Page, path: str, org: str | None, f
               "invoice_id": ids.get("invoice", MISSING["invoice"]), "payment_id": ids.get("payment", str(uuid.uuid4())),
               "method_id": method, "run_id": world.run_id if org else str(uuid.uuid4()), "name": "quickbooks",
               "action": "refund", "token": "no-such-invitation", "profile_id": str(uuid.uuid4()),
-              "user_id": str(uuid.uuid4())}
+              "user_id": str(uuid.uuid4()),
+              "reconciliation_id": world.reconciliation_id if org else str(uuid.uuid4()),
+              "drift_id": world.drift_id if org else str(uuid.uuid4())}
     filled = re.sub(r"{(\w+)(:[^{}]*(?:{\d+}[^{}]*)*)?}", lambda m: values[m.group(1)], path)
     return f"{filled}?{page.query.format(**values)}" if page.query else filled
 

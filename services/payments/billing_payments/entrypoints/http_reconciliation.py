@@ -169,6 +169,8 @@ async def get_report(request: web.Request) -> web.Response:
              roles=("admin",), body=ExplainRequest, response=DriftView)
 async def explain(request: web.Request) -> web.Response:
     drift_id = _id(request, "drift_id", "drift")
+    if await store.drift(deps(request).pool, drift_id) is None:  # a drift that is not there: 404, whatever the body
+        raise not_found("drift")
     body = ExplainRequest.model_validate(await read_json(request))
     return json_ok(DriftView.of(await reconciliation.explain(deps(request), drift_id, body.note, _by(request))))
 
