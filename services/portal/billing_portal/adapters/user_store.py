@@ -11,7 +11,7 @@ Db = asyncpg.Connection | asyncpg.Pool
 # A client whose contact the directory shows inactive is not active either: it can neither sign in nor go on.
 _SELECT = """SELECT u.user_id::text, u.email, u.role, u.organization_id, u.contact_id,
                     u.active AND COALESCE(c.active, true) AS active, u.password_hash,
-                    p.view_invoices, p.make_payments, p.view_quotes
+                    p.view_invoices, p.make_payments, p.view_quotes, p.autopay
              FROM users u LEFT JOIN client_profiles p USING (profile_id)
                   LEFT JOIN contacts c ON c.contact_id = u.contact_id AND u.role = 'client'"""
 

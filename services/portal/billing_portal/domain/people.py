@@ -9,8 +9,9 @@ HOME = {"admin": "/integrations", "manager": "/organizations", "client": "/porta
 # What each role may open; admin may do whatever a manager may (as in the services).
 _IMPLIED = {"admin": {"admin", "manager"}, "manager": {"manager"}, "client": {"client"}}
 # A client profile's permissions, as the services are told them (the vendor's words in PERMISSION_LABELS).
-PERMISSIONS = ("view_invoices", "make_payments", "view_quotes")
-PERMISSION_LABELS = {"view_invoices": "View Invoices", "make_payments": "Make Payments", "view_quotes": "View Quotes"}
+PERMISSIONS = ("view_invoices", "make_payments", "view_quotes", "autopay")
+PERMISSION_LABELS = {"view_invoices": "View Invoices", "make_payments": "Make Payments", "view_quotes": "View Quotes",
+                     "autopay": "Manage automatic payments"}
 DEFAULT_PROFILE_ID = "00000000-0000-0000-0000-000000000001"
 
 
@@ -50,3 +51,4 @@ class ClientProfile:
     view_invoices: bool
     make_payments: bool
     view_quotes: bool
+    autopay: bool = False
