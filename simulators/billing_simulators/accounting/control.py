@@ -1,4 +1,15 @@
-"""The `/_sim/` control surface (CONTRACT.md "Simulator control"): demo and tests only."""
+"""The `/_sim/` control surface (CONTRACT.md "Simulator control"): demo and tests only.
+
+Besides looking at the books, a test or the demo can change them as a bookkeeper would (reconciliation's
+drift classes are injected this way):
+- `POST /_sim/invoices/{id}/pay-elsewhere` `{"amount"?}`: a cheque recorded against the invoice (its
+  balance by default);
+- `POST /_sim/payments/{id}/delete`: the payment deleted in the books (its invoices get their balance back;
+  reads answer "Object Not Found", as for a payment deleted in QuickBooks);
+- `POST /_sim/payments/{id}/amount` `{"amount", "lines"?: {invoice Id: amount}}`: the payment edited: its
+  total becomes `amount`; without `lines`, its lines keep their amounts as far as the new total goes (in
+  order). Refused (the simulator's fault answer) when QuickBooks would refuse it.
+"""
 
 from __future__ import annotations
 
@@ -84,6 +95,44 @@ async def pay_elsewhere(request: web.Request) -> web.Response:
     return _json(created, status=201)
 
 
+async def delete_payment(request: web.Request) -> web.Response:
+    """A bookkeeper deleted the payment."""
+    books = request.app[SIM_STATE].books
+    payment = books.find("Payment", request.match_info["id"])
+    if payment is None:
+        return _error(f"Payment {request.match_info['id']} not found", 404)
+    try:
+        return _json(books.delete("Payment", {"Id": payment["Id"], "SyncToken": payment["SyncToken"]}))
+    except QboError as error:
+        return fault_response(error)
+
+
+async def change_payment_amount(request: web.Request) -> web.Response:
+    """A bookkeeper edited the payment's amount (and perhaps what it pays per invoice)."""
+    books = request.app[SIM_STATE].books
+    payment = books.find("Payment", request.match_info["id"])
+    if payment is None:
+        return _error(f"Payment {request.match_info['id']} not found", 404)
+    body = await request.json() if request.can_read_body else {}
+    try:
+        amount = Decimal(str(body["amount"]))
+        given = {str(k): Decimal(str(v)) for k, v in (body.get("lines") or {}).items()}
+    except (KeyError, InvalidOperation, TypeError, AttributeError):
+        return _error('the body must be {"amount": decimal, "lines"?: {invoice Id: decimal}}')
+    lines, left = [], amount
+    for line in payment.get("Line") or []:
+        invoice_id = line["LinkedTxn"][0]["TxnId"]
+        share = given.get(invoice_id, min(Decimal(str(line["Amount"])), max(left, Decimal("0"))))
+        left -= share
+        lines.append({"Amount": share, "LinkedTxn": line["LinkedTxn"]})
+    try:
+        changed = books.update("Payment", {"Id": payment["Id"], "SyncToken": payment["SyncToken"], "sparse": True,
+                                           "TotalAmt": amount, "Line": lines})
+    except QboError as error:
+        return fault_response(error)
+    return _json(changed)
+
+
 async def add_fault(request: web.Request) -> web.Response:
     rule = request.app[SIM_STATE].faults.add(await request.json())
     return _json(vars(rule), status=201)
@@ -167,5 +216,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get(f"/_sim/{collection}", list_collection)
     router.add_get(f"/_sim/{collection}/{{id}}", show_object)
     router.add_post("/_sim/invoices/{id}/pay-elsewhere", pay_elsewhere)
+    router.add_post("/_sim/payments/{id}/delete", delete_payment)
+    router.add_post("/_sim/payments/{id}/amount", change_payment_amount)
     router.add_get("/_sim/accounts/{id}/register", account_register)
     router.add_get("/_sim/customers/{id}/receivable", customer_receivable)

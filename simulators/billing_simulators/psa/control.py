@@ -1,7 +1,8 @@
 """The /_sim/ control surface (CONTRACT.md "Simulator control"): look at what
 clients wrote back, change rows as a PSA user would, count requests, inject
 faults, tune settings. Not part of the real API; never authenticated, never
-counted. Seeding lives in seeding.py.
+counted. Seeding lives in seeding.py. A paid date changed by hand (reconciliation's
+`psa_paid_date_differs`): `PATCH /_sim/invoices/{id}` `{"paidDate": null}` or a date.
 """
 
 from __future__ import annotations
