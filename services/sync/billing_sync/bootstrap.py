@@ -15,6 +15,7 @@ from billing_sync.config import SyncSettings
 from billing_sync.entrypoints.consumers import PAYMENT_HANDLERS, UPSTREAM_INVOICE_HANDLERS
 from billing_sync.entrypoints.http import routes
 from billing_sync.service.autopay_checks import balance_check_handler
+from billing_sync.service.books_check import BooksCheckWorker
 from billing_sync.service.deps import Deps
 from billing_sync.service.scheduler import Scheduler
 from billing_sync.service.upstream_numbering import UpstreamNumbering
@@ -45,6 +46,7 @@ def build_app(settings: SyncSettings) -> web.Application:
         rt.spawn("sync-scheduler", Scheduler(deps).run)
         rt.spawn("payment-writeback", WritebackWorker(deps).run)
         rt.spawn("upstream-numbering", UpstreamNumbering(deps).run)
+        rt.spawn("books-check", BooksCheckWorker(deps).run)
 
     runtime.install(app, wire)
     return app

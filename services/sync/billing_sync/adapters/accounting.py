@@ -79,6 +79,16 @@ class Accounting:
     async def get(self, entity: str, object_id: str) -> dict[str, Any]:
         return await self.client.get(entity, object_id)
 
+    async def by_ids(self, entity: str, object_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Id -> object, for those of `object_ids` that exist (one query per 100 ids; a deleted one is absent)."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = sorted(set(object_ids))
+        for start in range(0, len(ids), 100):
+            chunk = ", ".join(quote(i) for i in ids[start:start + 100])
+            async for obj in self.client.query(f"SELECT * FROM {entity} WHERE Id IN ({chunk})", page_size=PAGE):
+                found[str(obj["Id"])] = obj
+        return found
+
     async def create_payment(self, customer_id: str, total: Decimal, lines: Mapping[str, Decimal], reference: str,
                              note: str, txn_date: date) -> dict[str, Any]:
         return await self.client.create_payment(customer_id, total, sorted(lines.items()), reference[:REFERENCE_LENGTH],

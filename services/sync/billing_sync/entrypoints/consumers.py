@@ -1,6 +1,7 @@
 """Which sync handler takes which event type, per consumer group."""
-from billing_shared.kafka.runner import Batched
+from billing_shared.kafka.runner import Batched, Handler
 
+from billing_sync.service.books_check import on_reconciliation_requested, on_writeback_resend_requested
 from billing_sync.service.upstream_invoices import on_invoices_upserted, on_invoices_voided
 from billing_sync.service.writeback import on_payment_snapshots
 
@@ -10,9 +11,12 @@ UPSTREAM_INVOICE_HANDLERS = {
 }
 
 # Every payment snapshot (payment_method.added carries none and is not taken).
-PAYMENT_HANDLERS = {
+PAYMENT_HANDLERS: dict[str, Handler | Batched] = {
     event_type: Batched(on_payment_snapshots)
     for event_type in ("payment.succeeded", "payment.failed", "payment.unapplied", "payment.applied",
                        "payment.refunded", "payment.cancelled", "payment.settlement_failed",
                        "payment.charged_back", "payment.refund_failed")
 }
+# Reconciliation: a request or a re-send is only recorded here; the books check worker does the work.
+PAYMENT_HANDLERS["reconciliation.requested"] = on_reconciliation_requested
+PAYMENT_HANDLERS["writeback.resend_requested"] = on_writeback_resend_requested
