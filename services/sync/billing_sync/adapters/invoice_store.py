@@ -19,16 +19,20 @@ def record_from_row(row: asyncpg.Record) -> InvoiceRecord:
     return InvoiceRecord(**{k: row[k] for k in _COLUMNS.split(", ") if k != "lines"}, lines=tuple(row["lines"]))
 
 
+def _record_columns(records: Sequence[InvoiceRecord]) -> list[list]:
+    """The records as one array per column, in _COLUMNS' order (lines as JSON text)."""
+    return [list(c) for c in zip(*[
+        (r.invoice_id, r.organization_id, r.source, r.external_id, r.version, r.invoice_number, r.status,
+         r.currency, r.total, r.issued_on, r.due_on, r.paid_on, r.pdf_url, json.dumps(list(r.lines)))
+        for r in records
+    ], strict=True)]
+
+
 async def upsert_invoices(conn: asyncpg.Connection, records: Sequence[InvoiceRecord]) -> list[InvoiceRecord]:
     """Store each record whose version is newer than the stored one; returns those that were stored.
     At most one record per invoice (see `newest_per_invoice`)."""
     if not records:
         return []
-    columns = list(zip(*[
-        (r.invoice_id, r.organization_id, r.source, r.external_id, r.version, r.invoice_number, r.status,
-         r.currency, r.total, r.issued_on, r.due_on, r.paid_on, r.pdf_url, json.dumps(list(r.lines)))
-        for r in records
-    ], strict=True))
     rows = await conn.fetch(
         f"""INSERT INTO invoices AS i ({_COLUMNS})
             SELECT u.invoice_id, u.organization_id, u.source, u.external_id, u.version, u.invoice_number,
@@ -48,7 +52,7 @@ async def upsert_invoices(conn: asyncpg.Connection, records: Sequence[InvoiceRec
                 lines = EXCLUDED.lines, updated_at = now()
             WHERE i.version < EXCLUDED.version
             RETURNING invoice_id""",
-        *columns,
+        *_record_columns(records),
     )
     stored = {r["invoice_id"] for r in rows}
     return [r for r in records if r.invoice_id in stored]
@@ -61,11 +65,6 @@ async def upsert_upstream(conn: asyncpg.Connection, records: Sequence[InvoiceRec
     keeps the one accounting gave the invoice (the source does not know it)."""
     if not records:
         return []
-    columns = list(zip(*[
-        (r.invoice_id, r.organization_id, r.source, r.external_id, r.version, r.invoice_number, r.status,
-         r.currency, r.total, r.issued_on, r.due_on, r.paid_on, r.pdf_url, json.dumps(list(r.lines)))
-        for r in records
-    ], strict=True))
     rows = await conn.fetch(
         f"""INSERT INTO invoices AS i ({_COLUMNS}, upstream_version)
             SELECT u.invoice_id, u.organization_id, u.source, u.external_id, u.version,
@@ -88,7 +87,7 @@ async def upsert_upstream(conn: asyncpg.Connection, records: Sequence[InvoiceRec
                 lines = EXCLUDED.lines, updated_at = now()
             WHERE coalesce(i.upstream_version, i.version) < EXCLUDED.upstream_version
             RETURNING {", ".join("i." + c for c in _COLUMNS.split(", "))}""",
-        *columns,
+        *_record_columns(records),
     )
     return [record_from_row(r) for r in rows]
 
