@@ -123,3 +123,10 @@ def test_capped_orders_and_truncates():
     kept, truncated = capped(reversed(many))
     assert truncated and len(kept) == 500 and kept[0].payment_id == "p0000"
     assert capped(many[:3]) == (many[:3], False)
+
+
+def test_evidence_and_summaries_stay_within_the_events_bounds():
+    spread = {f"autotask:{n:06d}": D("1.00") for n in range(300)}  # a payment over 300 invoices
+    drift = payment_drift(payment(payment_id="p" * 255, sale_amount=D("300.00"), applications=spread), None, LINKED)
+    assert len(drift.evidence.ledger) == 2000 and drift.evidence.ledger.endswith("…")
+    assert len(drift.summary) <= 500

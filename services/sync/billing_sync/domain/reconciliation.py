@@ -87,6 +87,12 @@ def ours(found: Mapping[str, Any], payment: LedgerPayment) -> bool:
         or found.get("PaymentRefNum") == payment.reference
 
 
+def _clip(text: str, limit: int) -> str:
+    """Evidence and summaries are bounded (2000 and 500 characters): a payment spread over many invoices
+    says what fits and that there is more."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _money(value: Any) -> Decimal:
     return Decimal(str(value if value is not None else "0")).quantize(Decimal("0.01"))
 
@@ -104,7 +110,8 @@ def _lines(found: Mapping[str, Any]) -> dict[str, Decimal]:
 def _ledger_text(payment: LedgerPayment) -> str:
     applied = ", ".join(f"{amount} to {invoice_id}" for invoice_id, amount in sorted(payment.applications.items())
                         if amount > 0) or "nothing applied"
-    return f"payment {payment.payment_id} {payment.status}: received {payment.sale_amount} {payment.currency}; {applied}"
+    return _clip(f"payment {payment.payment_id} {payment.status}: received {payment.sale_amount} {payment.currency}; "
+                 f"{applied}", 2000)
 
 
 def _books_text(found: Mapping[str, Any] | None, accounting_id: str | None) -> str:
@@ -112,7 +119,11 @@ def _books_text(found: Mapping[str, Any] | None, accounting_id: str | None) -> s
         return f"no payment of ours{f' (payment {accounting_id} is gone or not ours)' if accounting_id else ''}"
     lines = ", ".join(f"{amount} to invoice {invoice}" for invoice, amount in sorted(_lines(found).items()))
     state = "voided" if is_voided(found) else f"total {_money(found.get('TotalAmt'))}"
-    return f"Payment {found.get('Id')}: {state}; {lines or 'no invoice lines'}"
+    return _clip(f"Payment {found.get('Id')}: {state}; {lines or 'no invoice lines'}", 2000)
+
+
+def _drift(*, summary: str, **fields: Any) -> DriftData:
+    return DriftData(summary=_clip(summary, 500), **fields)
 
 
 def payment_drift(payment: LedgerPayment, found: Mapping[str, Any] | None,
@@ -127,14 +138,14 @@ def payment_drift(payment: LedgerPayment, found: Mapping[str, Any] | None,
     found_total = ZERO if found is None or is_voided(found) else _money(found.get("TotalAmt"))
     if payment.status in REVERSED:
         if found_total > 0:
-            return DriftData(code="accounting_amount_differs", accounting_id=str(found["Id"]), amount=found_total,
+            return _drift(code="accounting_amount_differs", accounting_id=str(found["Id"]), amount=found_total,
                              summary=f"Payment {payment.payment_id} is {payment.status} in the ledger, but accounting "
                                      f"still holds {found_total} for it.", **common)
         return None
     if payment.status not in LIVE or payment.sale_amount <= 0:
         return None
     if found is None:
-        return DriftData(code="accounting_payment_missing", amount=payment.sale_amount,
+        return _drift(code="accounting_payment_missing", amount=payment.sale_amount,
                          summary=f"Payment {payment.payment_id} ({payment.sale_amount} {payment.currency}) stands in "
                                  f"the ledger, but accounting has no payment for it.", **common)
     target = AccountingTarget("payment", payment.sale_amount, payment.applications)
@@ -145,7 +156,7 @@ def payment_drift(payment: LedgerPayment, found: Mapping[str, Any] | None,
     at_stake = abs(found_total - payment.sale_amount) or sum(
         (abs(found_lines.get(k, ZERO) - expected.get(k, ZERO)) for k in set(found_lines) | set(expected)), ZERO)
     what = "is voided" if is_voided(found) else "differs from the ledger's amounts"
-    return DriftData(code="accounting_amount_differs", accounting_id=str(found["Id"]), amount=at_stake,
+    return _drift(code="accounting_amount_differs", accounting_id=str(found["Id"]), amount=at_stake,
                      summary=f"Accounting payment {found['Id']} for payment {payment.payment_id} {what} "
                              f"(ledger {payment.sale_amount}, accounting {found_total}).", **common)
 
@@ -159,11 +170,11 @@ def psa_drift(invoice: LedgerInvoice, psa_paid: date | None) -> DriftData | None
                   evidence=Evidence(ledger=f"invoice {invoice.invoice_id}: total {invoice.total}, our payments apply "
                                            f"{invoice.ours}", psa=f"paid date {psa_paid.isoformat() if psa_paid else 'none'}"))
     if invoice.covered and psa_paid is None:
-        return DriftData(amount=invoice.total, summary=f"Invoice {invoice.invoice_id} is paid in full by our payments, "
+        return _drift(amount=invoice.total, summary=f"Invoice {invoice.invoice_id} is paid in full by our payments, "
                                                        f"but the PSA shows no paid date.", **common)
     paid_here_only = psa_paid is not None and psa_paid == invoice.psa_paid_written
     if not invoice.covered and paid_here_only and not invoice.paid_elsewhere and invoice.status == "open":
-        return DriftData(amount=invoice.open_amount,
+        return _drift(amount=invoice.open_amount,
                          summary=f"Invoice {invoice.invoice_id} is open in the ledger, but the PSA still shows the "
                                  f"paid date {psa_paid.isoformat()} we wrote.", **common)
     return None
@@ -174,7 +185,7 @@ def paid_elsewhere_drift(invoice: LedgerInvoice, found: Mapping[str, Any]) -> Dr
     total, balance = _money(found.get("TotalAmt")), _money(found.get("Balance"))
     if invoice.status != "open" or total <= 0 or balance != 0 or invoice.open_amount <= 0:
         return None
-    return DriftData(code="paid_elsewhere_while_open", organization_id=invoice.organization_id,
+    return _drift(code="paid_elsewhere_while_open", organization_id=invoice.organization_id,
                      invoice_id=invoice.invoice_id, accounting_id=str(found.get("Id")), currency=invoice.currency,
                      amount=invoice.open_amount,
                      summary=f"Accounting shows invoice {invoice.invoice_id} paid (balance 0), but the ledger still "
