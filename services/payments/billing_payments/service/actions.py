@@ -7,7 +7,6 @@ two concurrent retries serialize and the second replays. A cancel talks to the g
 is committed, so its key is stored first and answered when the cancel settles (see `cancel`)."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -78,7 +77,7 @@ async def cancel(deps: Deps, payment_id: str, *, key: ActionKey | None = None) -
     never stored (lost, or the process died) answers the cancelled payment, or resumes the cancel."""
     if key is None:
         return _answer(await cancelling.cancel(deps, payment_id))
-    if not _is_uuid(payment_id):  # names no payment; the key is stored under the payment's uuid
+    if await payment_store.load(deps.pool, payment_id) is None:  # a key is kept only for a payment that exists
         raise PaymentError("not_found", "payment not found", payment_id=payment_id)
     stored = await action_key_store.find(deps.pool, key.scope, key.key)
     if stored is not None:
@@ -98,14 +97,6 @@ async def cancel(deps: Deps, payment_id: str, *, key: ActionKey | None = None) -
     if payment.gateway_reversal == "pending":  # the gateway's answer was lost: a retry finishes it
         return _answer(payment)
     return await _answer_cancel(deps, key, payment)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def _answer_cancel(deps: Deps, key: ActionKey, payment: Payment) -> Answer:
