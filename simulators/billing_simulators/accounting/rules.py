@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .wire import QboError, invalid, not_found, required
+from .wire import QboError, business_error, invalid, not_found, required
 
 if TYPE_CHECKING:
     from .books import Books
@@ -64,6 +64,19 @@ def resolve_ref(books: Books, entity: str, ref: object, element: str) -> dict[st
         raise not_found(entity, ref["value"])
     name = target.get("DisplayName") or target.get("Name") or ""
     return {"value": target["Id"], "name": name}
+
+
+def customer_in_its_currency(books: Books, candidate: dict[str, Any], what: str) -> dict[str, str]:
+    """Resolve the candidate's CustomerRef and fill its CurrencyRef with the customer's currency; a
+    transaction in another currency than its customer's is refused (QuickBooks Online's rule)."""
+    customer = resolve_ref(books, "Customer", candidate.get("CustomerRef"), "CustomerRef")
+    candidate["CustomerRef"] = customer
+    currency = books.get("Customer", customer["value"])["CurrencyRef"]["value"]
+    candidate["CurrencyRef"] = currency_ref(candidate.get("CurrencyRef"), currency)
+    if candidate["CurrencyRef"]["value"] != currency:
+        raise business_error(f"The {what} currency {candidate['CurrencyRef']['value']} differs from the "
+                             f"customer's currency {currency}", "CurrencyRef")
+    return customer
 
 
 def currency_ref(ref: object, default: str = "USD") -> dict[str, str]:

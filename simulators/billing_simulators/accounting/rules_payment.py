@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ledger
 from .money import ZERO, to_money
-from .rules import EntityRules, currency_ref, resolve_ref, text_field
+from .rules import EntityRules, customer_in_its_currency, resolve_ref, text_field
 from .rules_lists import UNDEPOSITED_FUNDS_ACCOUNT_ID
 from .timestamps import is_iso_date, today
 from .wire import business_error, invalid, not_found, required
@@ -19,16 +19,7 @@ class PaymentRules(EntityRules):
     read_only = frozenset({"UnappliedAmt"})
 
     def prepare(self, books: Books, candidate: dict[str, Any], current: dict | None) -> dict:
-        customer = resolve_ref(books, "Customer", candidate.get("CustomerRef"), "CustomerRef")
-        candidate["CustomerRef"] = customer
-        currency = books.get("Customer", customer["value"])["CurrencyRef"]["value"]
-        candidate["CurrencyRef"] = currency_ref(candidate.get("CurrencyRef"), currency)
-        if candidate["CurrencyRef"]["value"] != currency:
-            raise business_error(
-                f"The payment currency {candidate['CurrencyRef']['value']} differs from the "
-                f"customer's currency {currency}",
-                "CurrencyRef",
-            )
+        customer = customer_in_its_currency(books, candidate, "payment")
         total = to_money(candidate.get("TotalAmt"), "TotalAmt")
         candidate["TotalAmt"] = total
         candidate["Line"] = [_line(books, raw, customer["value"]) for raw in candidate.get("Line") or []]

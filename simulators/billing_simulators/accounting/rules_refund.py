@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .money import ZERO
-from .rules import EntityRules, currency_ref, resolve_ref, text_field
+from .rules import EntityRules, customer_in_its_currency, resolve_ref, text_field
 from .rules_invoice import invoice_lines
 from .timestamps import is_iso_date, today
 from .wire import business_error, invalid, required
@@ -19,16 +19,7 @@ class RefundReceiptRules(EntityRules):
     read_only = frozenset({"TotalAmt", "HomeTotalAmt"})
 
     def prepare(self, books: Books, candidate: dict[str, Any], current: dict | None) -> dict:
-        customer = resolve_ref(books, "Customer", candidate.get("CustomerRef"), "CustomerRef")
-        candidate["CustomerRef"] = customer
-        currency = books.get("Customer", customer["value"])["CurrencyRef"]["value"]
-        candidate["CurrencyRef"] = currency_ref(candidate.get("CurrencyRef"), currency)
-        if candidate["CurrencyRef"]["value"] != currency:
-            raise business_error(
-                f"The refund currency {candidate['CurrencyRef']['value']} differs from the "
-                f"customer's currency {currency}",
-                "CurrencyRef",
-            )
+        customer = customer_in_its_currency(books, candidate, "refund")
         if candidate.get("DepositToAccountRef") is None:
             raise required("DepositToAccountRef")
         candidate["DepositToAccountRef"] = resolve_ref(
