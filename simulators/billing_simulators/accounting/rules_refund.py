@@ -19,7 +19,7 @@ class RefundReceiptRules(EntityRules):
     read_only = frozenset({"TotalAmt", "HomeTotalAmt"})
 
     def prepare(self, books: Books, candidate: dict[str, Any], current: dict | None) -> dict:
-        customer = customer_in_its_currency(books, candidate, "refund")
+        customer_in_its_currency(books, candidate, "refund")
         if candidate.get("DepositToAccountRef") is None:
             raise required("DepositToAccountRef")
         candidate["DepositToAccountRef"] = resolve_ref(
