@@ -130,3 +130,12 @@ def test_evidence_and_summaries_stay_within_the_events_bounds():
     drift = payment_drift(payment(payment_id="p" * 255, sale_amount=D("300.00"), applications=spread), None, LINKED)
     assert len(drift.evidence.ledger) == 2000 and drift.evidence.ledger.endswith("…")
     assert len(drift.summary) <= 500
+
+
+def test_capped_keeps_one_message_within_the_brokers_limit():
+    spread = {f"autotask:{n:06d}": D("1.00") for n in range(300)}
+    wide = [payment_drift(payment(payment_id=f"p{n:04d}", sale_amount=D("300.00"), applications=spread), None, LINKED)
+            for n in range(500)]  # 500 drifts of about 2.2 kB each
+    kept, truncated = capped(wide)
+    assert truncated and 0 < len(kept) < 500
+    assert sum(len(d.model_dump_json()) for d in kept) <= 600_000

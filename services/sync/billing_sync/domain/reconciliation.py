@@ -196,10 +196,22 @@ def paid_elsewhere_drift(invoice: LedgerInvoice, found: Mapping[str, Any]) -> Dr
                                                   f"total {total}, balance {balance}"))
 
 
+BYTES_PER_EVENT = 600_000  # the drifts' JSON; the broker refuses a message over about 1 MB (and the relay
+# would then be stuck on it)
+
+
 def capped(drifts: Iterable[DriftData]) -> tuple[list[DriftData], bool]:
-    """The drifts one books_checked carries, in a stable order, and whether some were left out."""
+    """The drifts one books_checked carries, in a stable order, and whether some were left out (more than
+    MAX_DRIFTS_PER_EVENT, or more bytes than one message should hold)."""
     ordered = sorted(drifts, key=lambda d: (d.code, d.payment_id or "", d.invoice_id or ""))
-    return ordered[:MAX_DRIFTS_PER_EVENT], len(ordered) > MAX_DRIFTS_PER_EVENT
+    kept: list[DriftData] = []
+    size = 0
+    for drift in ordered[:MAX_DRIFTS_PER_EVENT]:
+        size += len(drift.model_dump_json().encode())
+        if size > BYTES_PER_EVENT:
+            break
+        kept.append(drift)
+    return kept, len(kept) < len(ordered)
 
 
 def psa_paid_date_to_write(invoice: LedgerInvoice, psa_paid: date | None, today: date) -> tuple[bool, date | None]:
