@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -204,3 +205,20 @@ async def test_books_that_cannot_be_read_are_answered_with_a_failure(world):
     await api.call("DELETE", "/v1/integrations/quickbooks", expect=204)
     answer = await recon.check()
     assert answer.failure and "not connected" in answer.failure
+
+
+async def test_a_request_a_crashed_leader_left_unanswered_is_checked_and_answered(world, database_url):
+    sims, api, recon, _ = world
+    # What a leader that died mid-check leaves: the request recorded, attempts made, no answer published
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            """INSERT INTO sync.reconciliation_requests (run_id, trigger, period_start, period_end, attempts)
+               VALUES ('crashed-run', 'nightly', $1, $2, 1)""", *NOVEMBER)
+        await conn.execute("SELECT pg_notify('sync_books_check', '')")
+        [answer] = await recon.answers("crashed-run", settle=1.0)
+        assert answer.failure is None and answer.payments_checked == 2 and answer.drifts == []
+        assert await conn.fetchval(
+            "SELECT status FROM sync.reconciliation_requests WHERE run_id = 'crashed-run'") == "done"
+    finally:
+        await conn.close()
