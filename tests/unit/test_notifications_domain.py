@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from billing_shared.events.autopay import AutopayFailed, AutopayNoticeData, AutopaySucceeded, AutopayUpcoming
+from billing_shared.events.payments import PaymentMethodSummary
 from billing_shared.events.portal import InvitationData
 from billing_shared.events.reconciliation import ReconciliationCompleted, ReconciliationCompletedData
 
@@ -43,7 +45,9 @@ def test_the_twelve_types_of_the_issue_have_defaults_and_an_audience():
         # past-due reminders (issue 12)
         "invoice.past_due",
         # a reconciliation that found drift (issue 12)
-        "reconciliation.drift_found"}
+        "reconciliation.drift_found",
+        # autopay (issue 12): a charge coming, made, declined
+        "autopay.upcoming", "autopay.succeeded", "autopay.failed"}
     defaults = default_switches()
     assert defaults["payment.succeeded"] == ChannelSwitch(email=True, ticket=False)
     assert defaults["invoice.available"] == ChannelSwitch(email=True, ticket=False)
@@ -168,6 +172,55 @@ def test_a_reconciliation_notifies_staff_once_per_run_and_only_when_something_di
     assert "gateway sale unknown to ledger: 2" in text.body
 
 
+NOTICE = AutopayNoticeData(
+    attempt_id="a-1", attempt_number=1, organization_id=ORG, invoice_id="autotask:12345", invoice_number="1042",
+    currency="USD", amount=money("500.00"), charge_on=date(2026, 12, 1),
+    method=PaymentMethodSummary(type="credit_card", brand="visa", last4="1111"))
+
+
+def test_autopay_notifies_once_per_attempt_and_an_upcoming_charge_once_per_invoice_and_rule():
+    failed = NOTICE.model_copy(update={"reason": "card declined", "next_attempt_on": date(2026, 12, 4)})
+    one = trigger_for(AutopayFailed.new(producer="payments", organization_id=ORG, data=failed))
+    again = trigger_for(AutopayFailed.new(producer="payments", organization_id=ORG, data=failed))
+    assert (one.type, one.dedupe_key, one.invoice_ids) == ("autopay.failed", "a-1", ("autotask:12345",))
+    assert again.dedupe_key == "a-1"  # the same attempt re-published: the same notification
+    retry = failed.model_copy(update={"attempt_id": "a-2", "attempt_number": 2})
+    assert trigger_for(AutopayFailed.new(producer="payments", organization_id=ORG, data=retry)).dedupe_key == "a-2"
+    paid = trigger_for(AutopaySucceeded.new(producer="payments", organization_id=ORG, data=NOTICE))
+    assert (paid.type, paid.dedupe_key) == ("autopay.succeeded", "a-1")
+    notice = NOTICE.model_copy(update={"attempt_id": "upcoming:autotask:12345:on_due_date"})
+    upcoming = [trigger_for(AutopayUpcoming.new(producer="payments", organization_id=ORG, data=notice))
+                for _ in range(2)]
+    assert {(t.type, t.dedupe_key) for t in upcoming} == {("autopay.upcoming", "upcoming:autotask:12345:on_due_date")}
+    assert (TYPES["autopay.failed"].audience, TYPES["autopay.failed"].default) == \
+        ("client", ChannelSwitch(email=True, ticket=True))
+    assert default_switches()["autopay.upcoming"] == default_switches()["autopay.succeeded"] == \
+        ChannelSwitch(email=True, ticket=False)
+
+
+def test_autopay_messages_say_when_what_and_by_which_method_and_a_last_decline_says_what_to_do():
+    upcoming = messages.render("autopay.upcoming", NOTICE, ctx())
+    assert "Your invoice 1042 of 500.00 USD will be charged automatically on 2026-12-01 to Visa ending 1111." \
+        in upcoming.body
+    assert upcoming.body.startswith("Hello Acme Dental,")
+    receipt = messages.render("autopay.succeeded", NOTICE.model_copy(update={"payment_id": "p-7"}), ctx())
+    assert receipt.subject == "Automatic payment received: 500.00 USD for invoice 1042"
+    assert "Payment ID: p-7" in receipt.body and "Visa ending 1111" in receipt.body
+    retried = messages.render("autopay.failed", NOTICE.model_copy(update={
+        "reason": "insufficient funds", "next_attempt_on": date(2026, 12, 4)}), ctx())
+    assert "did not go through: insufficient funds." in retried.body
+    assert "We will try again on 2026-12-04." in retried.body and "no more" not in retried.body
+    assert "Reason: insufficient funds" in retried.description and "2026-12-04" in retried.description
+    last = messages.render("autopay.failed", NOTICE.model_copy(update={
+        "reason": "card expired", "final": True, "attempt_number": 3}), ctx())
+    assert last.subject == "Automatic payment not completed: 500.00 USD for invoice 1042 (no more retries)"
+    assert "no more automatic retries will be made" in last.body
+    assert "Please pay invoice 1042 in the client portal" in last.body and "try again on" not in last.body
+    assert "card expired" in last.title and "autopay has stopped for this invoice" in last.description
+    unnumbered = messages.render("autopay.succeeded", NOTICE.model_copy(update={"invoice_number": None}), ctx())
+    assert "for invoice 1042" in unnumbered.subject  # the number the projection knows
+
+
 @pytest.mark.parametrize("kind", NOTIFICATION_TYPES)
 def test_every_type_renders_within_ticket_limits(kind):
     data = {
@@ -182,6 +235,9 @@ def test_every_type_renders_within_ticket_limits(kind):
             invoice_id="autotask:1", organization_id=ORG, currency="USD", total=money("400.00"),
             applied=money("500.00"), over_by=money("100.00"), source_version=2),
         "reconciliation.drift_found": COMPLETED.data,
+        "autopay.upcoming": NOTICE,
+        "autopay.succeeded": NOTICE.model_copy(update={"payment_id": "p-1"}),
+        "autopay.failed": NOTICE.model_copy(update={"reason": "card declined " * 40, "final": True}),
         "portal.invitation": InvitationData(
             invitation_id="i1", organization_id=ORG, contact_id="autotask:901", email="ap@acme.example",
             name="Ada Payer", link="https://portal.msp.example/invitations/abc", invited_by="admin@msp.example",

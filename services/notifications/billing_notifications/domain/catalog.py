@@ -52,6 +52,10 @@ TYPES: dict[str, TypeInfo] = {
     "integration.connection_failed": TypeInfo("staff", _ON_TICKET),
     "portal.invitation": TypeInfo("invitee", _ON_EMAIL),
     "reconciliation.drift_found": TypeInfo("staff", _ON_TICKET),
+    "autopay.upcoming": TypeInfo("client", _ON_EMAIL),
+    "autopay.succeeded": TypeInfo("client", _ON_EMAIL),
+    # a declined automatic charge: the client is told, and staff get a ticket to follow up
+    "autopay.failed": TypeInfo("client", _ON_BOTH),
 }
 
 NOTIFICATION_TYPES: tuple[str, ...] = tuple(TYPES)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import account_templates as acc
+from . import autopay_templates as auto
 from . import payment_templates as pay
 from .catalog import TYPES
 from .parts import Context, Parts
@@ -54,4 +55,7 @@ _TEMPLATES: dict[str, Callable[[Any, Context], Parts]] = {
     "integration.connection_failed": acc.connection_failed,
     "portal.invitation": acc.portal_invitation,
     "reconciliation.drift_found": acc.reconciliation_drift_found,
+    "autopay.upcoming": auto.autopay_upcoming,
+    "autopay.succeeded": auto.autopay_succeeded,
+    "autopay.failed": auto.autopay_failed,
 }

@@ -29,6 +29,7 @@ ONCE_PER_PAYMENT = {"payment.succeeded", "payment.failed", "payment.cancelled", 
                     "payment.settlement_failed"}
 # These can happen several times to one payment (partial refunds, one void per invoice, each failed refund).
 ONCE_PER_EVENT = {"payment.refunded", "payment.unapplied", "payment.refund_failed"}
+AUTOPAY = {"autopay.upcoming", "autopay.succeeded", "autopay.failed"}
 # Source events notified as another type: a record a sync run skipped is sync trouble for staff,
 # switched with `sync.failed`.
 NOTIFIED_AS = {"invoice.synced": "invoice.available", "sync.record_failed": "sync.failed",
@@ -76,6 +77,10 @@ def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episod
         return make(data.invitation_id)
     if kind == "invoice.over_applied":  # one per total and applied amount it was seen with
         return make(f"{data.invoice_id}:{data.total}:{data.applied}", (data.invoice_id,))
+    if kind in AUTOPAY:
+        # Once per attempt (an attempt succeeds or fails once); an upcoming charge once per invoice and rule:
+        # payments names its notice `upcoming:{invoice}:{rule}`, so a changed rule (a new charge day) is news.
+        return make(data.attempt_id, (data.invoice_id,))
     if kind == "reconciliation.completed":  # once per run, and only when something disagrees or was not checked
         return make(data.run_id) if data.drift_count or data.incomplete else None
     if kind == "sync.failed":

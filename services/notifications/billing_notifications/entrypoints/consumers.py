@@ -19,6 +19,7 @@ PAYMENT_TYPES = ("payment.succeeded", "payment.failed", "payment.refunded", "pay
 # Every payment snapshot says what the payment applies to each invoice now (the balances reminders need).
 SNAPSHOT_TYPES = ("payment.succeeded", "payment.failed", "payment.unapplied", "payment.applied", "payment.refunded",
                   "payment.cancelled", "payment.settlement_failed", "payment.refund_failed", "payment.charged_back")
+AUTOPAY_TYPES = ("autopay.upcoming", "autopay.succeeded", "autopay.failed")
 SYNC_TYPES = ("sync.failed", "sync.record_failed", "sync.stalled", "integration.connection_failed")
 
 
@@ -51,7 +52,8 @@ def consumers(intake: Intake) -> list[ConsumerSpec]:
         }),
         ConsumerSpec("notifications-payments", (BILLING_PAYMENTS,),
                      {**{t: on_payment_event for t in (*PAYMENT_TYPES, *SNAPSHOT_TYPES)},
-                      "reconciliation.completed": intake.handle}),
+                      "reconciliation.completed": intake.handle,
+                      **{t: intake.handle for t in AUTOPAY_TYPES}}),
         ConsumerSpec("notifications-sync", (BILLING_SYNC,), {
             **{t: intake.handle for t in SYNC_TYPES},
             "sync.completed": intake.on_sync_completed,  # ends integrations' failure episodes
