@@ -17,6 +17,7 @@ from billing_shared.web.auth import principal
 from billing_shared.web.errors import invalid_request, not_found, read_json
 from billing_shared.web.routes import ApiRoutes
 
+from billing_payments.adapters import payment_store
 from billing_payments.adapters import reconciliation_store as store
 from billing_payments.entrypoints.requests import Strict
 from billing_payments.entrypoints.web_support import deps
@@ -58,13 +59,15 @@ class DriftView(BaseModel):
     resolved_at: datetime | None
 
     @classmethod
-    def of(cls, r: asyncpg.Record) -> DriftView:
+    def of(cls, r: asyncpg.Record, pending: frozenset[str] = frozenset()) -> DriftView:
+        """`pending`: the payments the ledger holds pending (a sale found for one of them can be recorded)."""
         evidence = r["evidence"] if isinstance(r["evidence"], dict) else json.loads(r["evidence"])
         return cls(**{k: r[k] for k in ("part", "code", "state", "organization_id", "payment_id", "invoice_id",
                                         "transaction_id", "accounting_id", "currency", "amount", "summary", "note",
                                         "resolved_by", "resolved_at")},
                    drift_id=str(r["drift_id"]), run_id=str(r["run_id"]), evidence=Evidence(**evidence),
-                   repairable=r["code"] in reconciliation.RESENDABLE or r["code"] == "gateway_sale_unknown_to_ledger")
+                   repairable=r["code"] in reconciliation.RESENDABLE
+                   or (r["code"] == "gateway_sale_unknown_to_ledger" and r["payment_id"] in pending))
 
 
 class PartView(BaseModel):
@@ -162,7 +165,10 @@ async def get_report(request: web.Request) -> web.Response:
     row = await store.run(pool, run_id)
     if row is None:
         raise not_found("reconciliation run")
-    return json_ok(ReportView(run=RunView.of(row), drifts=[DriftView.of(d) for d in await store.drifts(pool, run_id)]))
+    drifts = await store.drifts(pool, run_id)
+    named = [d["payment_id"] for d in drifts if d["code"] == "gateway_sale_unknown_to_ledger" and d["payment_id"]]
+    pending = frozenset(p.payment_id for p in await payment_store.load_many(pool, named) if p.status == "pending")
+    return json_ok(ReportView(run=RunView.of(row), drifts=[DriftView.of(d, pending) for d in drifts]))
 
 
 @routes.post("/v1/reconciliation/drifts/{drift_id}/explain", summary="Mark a drift as explained, with a note",
