@@ -24,7 +24,7 @@ async def test_client_and_payment_pages_have_no_serious_accessibility_violations
         paid = await staff_pays(world, invoice_id, amount="10.00")
         found: dict[str, list[str]] = {}
         await sign_in(page, world.portal, "pat@acme.example")
-        client_pages = ["/portal/invoices", "/portal/payments", "/portal/wallet", "/portal/quotes",
+        client_pages = ["/portal/invoices", "/portal/payments", "/portal/wallet", "/portal/quotes", "/portal/autopay",
                         f"/invoices/{invoice_id}", f"/invoices/{invoice_id}/pay", f"/payments/{paid['payment_id']}"]
         for width in WIDTHS:
             await page.set_viewport_size({"width": width, "height": 800})
