@@ -206,29 +206,3 @@ async def method_present(conn: Db, method_id: str) -> bool:
     return bool(await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM wallet_methods WHERE method_id = $1 AND deleted_at IS NULL)",
         uuid.UUID(method_id)))
-
-
-# -- the scheduler's leadership: a session advisory lock, held on a connection kept for it -------------
-async def try_lock(conn: asyncpg.Connection) -> bool:
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LOCK))
-
-
-def held(conn: asyncpg.Connection) -> bool:
-    """The lock dies with its session (Postgres restarted, backend terminated): then this replica leads no
-    more and competes for the lock again."""
-    try:
-        return not conn.is_closed()
-    except asyncpg.InterfaceError:
-        return False
-
-
-async def unlock(conn: asyncpg.Connection) -> None:
-    try:
-        released = await conn.fetchval("SELECT pg_advisory_unlock(hashtext($1))", LOCK)
-    except Exception:  # noqa: BLE001 - whatever went wrong, the lock must not outlive this
-        released = False
-    if not released:
-        try:
-            conn.terminate()
-        except asyncpg.InterfaceError:
-            pass

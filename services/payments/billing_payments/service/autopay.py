@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from datetime import timedelta
 from decimal import Decimal
@@ -32,6 +31,7 @@ from billing_shared.events.autopay import (
 from billing_shared.events.catalog import BILLING_PAYMENTS
 from billing_shared.events.payments import PaymentMethodSummary
 from billing_shared.outbox import Tx
+from billing_shared.leadership import lead_forever
 from billing_shared.web.auth import Principal
 
 from billing_payments.adapters import autopay_store, directory_store, invoice_store, wallet_store
@@ -83,29 +83,14 @@ class AutopayScheduler:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        while True:  # leadership lost with its session: compete for it again
-            await self._lead()
-
-    async def _lead(self) -> None:
         interval = self.deps.config.autopay_interval_seconds
-        async with self.deps.pool.acquire() as conn:
-            while not await autopay_store.try_lock(conn):
-                await asyncio.sleep(interval)  # another replica leads
 
-            def woken(*_: object) -> None:
-                self.wake.set()
+        async def work() -> bool:
+            await tick(self.deps)
+            return False
 
-            await conn.add_listener(autopay_store.CHANNEL, woken)
-            try:
-                while autopay_store.held(conn):
-                    self.wake.clear()
-                    await tick(self.deps)
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), interval)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.remove_listener(autopay_store.CHANNEL, woken)
-                await autopay_store.unlock(conn)
+        await lead_forever(self.deps.pool, lock=autopay_store.LOCK, channel=autopay_store.CHANNEL, work=work,
+                           wake=self.wake, idle_seconds=interval, standby_seconds=interval, name="autopay")
 
 
 async def tick(deps: Deps) -> None:

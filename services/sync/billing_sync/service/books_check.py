@@ -17,7 +17,6 @@ Rules of comparison: domain/reconciliation.py.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -30,12 +29,12 @@ from billing_shared.events.reconciliation import (
     BooksChecked, BooksCheckedData, DriftData, ReconciliationRequested, WritebackResendRequested,
 )
 from billing_shared.outbox import Tx
+from billing_shared.leadership import lead_forever
 from billing_shared.psa import F
 
 from billing_sync.adapters import psa_invoice_store
 from billing_sync.adapters import reconciliation_store as store
 from billing_sync.adapters.accounting import Accounting
-from billing_sync.adapters.locks import held, try_lock, unlock
 from billing_sync.adapters.psa import INVOICE_FIELDS, PsaSource
 from billing_sync.adapters.reconciliation_store import Request, Resend
 from billing_sync.domain.accounting_links import same_object
@@ -74,32 +73,14 @@ class BooksCheckWorker:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        while True:  # leadership lost with its session: compete for it again
-            await self._lead()
-
-    async def _lead(self) -> None:
         poll = self.deps.config.scheduler_tick_seconds
-        async with self.deps.pool.acquire() as conn:
-            while not await try_lock(conn, LOCK):
-                await asyncio.sleep(poll * 2)  # another replica checks
 
-            def woken(*_: object) -> None:
-                self.wake.set()
+        async def work() -> bool:
+            await self.work()
+            return False
 
-            await conn.add_listener(store.CHANNEL, woken)
-            try:
-                while held(conn):  # another replica may take the lock the moment its session is gone
-                    self.wake.clear()
-                    try:
-                        await self.work()
-                    except Exception as exc:  # noqa: BLE001 - the next look tries again
-                        log.warning("books check stopped; tried again", error=f"{type(exc).__name__}: {exc}"[:300])
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), poll)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.remove_listener(store.CHANNEL, woken)
-                await unlock(conn, LOCK)
+        await lead_forever(self.deps.pool, lock=LOCK, channel=store.CHANNEL, work=work, wake=self.wake,
+                           idle_seconds=poll, standby_seconds=poll * 2, name="books check")
 
     async def work(self) -> None:
         for resend in await store.due_resends(self.deps.pool, BATCH):

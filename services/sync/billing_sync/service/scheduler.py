@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import structlog
 
 from billing_sync.adapters import run_store
-from billing_sync.adapters.locks import try_lock, unlock
+from billing_shared.leadership import try_lock, unlock
 from billing_sync.domain.integrations import AUTOTASK
 from billing_sync.domain.runs import is_due
 from billing_sync.service.deps import Deps

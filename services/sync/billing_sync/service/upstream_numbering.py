@@ -8,17 +8,16 @@ schema (advisory lock). A refusal by QuickBooks is kept with its reason and trie
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from decimal import Decimal
 
 import structlog
 
 from billing_shared.events.catalog import BILLING_SYNC
 from billing_shared.events.sync import SyncRecordFailed, SyncRecordFailedData
+from billing_shared.leadership import lead_forever
 
 from billing_sync.adapters import upstream_numbering_store as store
 from billing_sync.adapters.accounting import Accounting
-from billing_sync.adapters.locks import held, try_lock, unlock
 from billing_sync.adapters.quickbooks import InvoiceLine
 from billing_sync.domain.integrations import QUICKBOOKS
 from billing_sync.domain.invoices import InvoiceRecord
@@ -56,33 +55,14 @@ class UpstreamNumbering:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        while True:  # leadership lost with its session: compete for it again
-            await self._lead()
-
-    async def _lead(self) -> None:
         poll = self.deps.config.scheduler_tick_seconds
-        async with self.deps.pool.acquire() as conn:
-            while not await try_lock(conn, LOCK):
-                await asyncio.sleep(poll * 2)  # another replica numbers
 
-            def woken(*_: object) -> None:
-                self.wake.set()
+        async def work() -> bool:
+            await number_waiting(self.deps)
+            return False
 
-            await conn.add_listener(store.CHANNEL, woken)
-            try:
-                while held(conn):  # another replica may take the lock the moment its session is gone
-                    self.wake.clear()
-                    try:
-                        await number_waiting(self.deps)
-                    except Exception as exc:  # noqa: BLE001 - the next look tries again
-                        log.warning("upstream numbering stopped; tried again",
-                                    error=f"{type(exc).__name__}: {exc}"[:300])
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), poll)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.remove_listener(store.CHANNEL, woken)
-                await unlock(conn, LOCK)
+        await lead_forever(self.deps.pool, lock=LOCK, channel=store.CHANNEL, work=work, wake=self.wake,
+                           idle_seconds=poll, standby_seconds=poll * 2, name="upstream numbering")
 
 
 async def number_waiting(deps: Deps) -> None:

@@ -9,7 +9,6 @@ between "created in accounting" and "recorded here" never makes a second payment
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +17,10 @@ import structlog
 
 from billing_shared.events.payments import PaymentSnapshot
 from billing_shared.outbox import Tx
+from billing_shared.leadership import lead_forever
 
 from billing_sync.adapters import psa_invoice_store, writeback_store
 from billing_sync.adapters.accounting import REFERENCE_LENGTH, Accounting
-from billing_sync.adapters.locks import held, try_lock, unlock
 from billing_sync.adapters.psa import PsaSource
 from billing_sync.adapters.quickbooks import QuickBooksFault
 from billing_sync.adapters.writeback_store import Desired, Pending
@@ -69,36 +68,17 @@ class WritebackWorker:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        while True:  # leadership lost with its session: compete for it again
-            await self._lead()
+        c = self.deps.config
+        await lead_forever(self.deps.pool, lock=LOCK, channel=CHANNEL, work=self.round, wake=self.wake,
+                           idle_seconds=c.writeback_poll_seconds, standby_seconds=c.writeback_poll_seconds * 5,
+                           name="payment write-back")
 
-    async def _lead(self) -> None:
-        pool = self.deps.pool
-        async with pool.acquire() as conn:
-            while not await try_lock(conn, LOCK):
-                await asyncio.sleep(self.deps.config.writeback_poll_seconds * 5)  # another replica leads
-
-            def woken(*_: object) -> None:
-                self.wake.set()
-
-            await conn.add_listener(CHANNEL, woken)
-            try:
-                await self._loop(conn)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.remove_listener(CHANNEL, woken)
-                await unlock(conn, LOCK)
-
-    async def _loop(self, conn: Any) -> None:
-        """Lead while the lock's session lives (another replica may hold the lock the moment it is gone)."""
-        while held(conn):
-            self.wake.clear()
-            batch = await writeback_store.due(self.deps.pool, BATCH)
-            for pending in batch:
-                await self.handle(pending)
-            if len(batch) < BATCH:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.deps.config.writeback_poll_seconds)
+    async def round(self) -> bool:
+        """Write back one batch of what is due; True when a full batch suggests more is waiting."""
+        batch = await writeback_store.due(self.deps.pool, BATCH)
+        for pending in batch:
+            await self.handle(pending)
+        return len(batch) == BATCH
 
     async def handle(self, pending: Pending) -> None:
         try:
