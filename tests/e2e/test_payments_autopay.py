@@ -110,6 +110,7 @@ async def test_an_invoice_due_today_is_charged_once_with_the_enrolled_method(wor
     assert len(sales) == 1 and Decimal(sales[0]["amount"]) == Decimal("245.00")
     payment = await world.payment(attempt["payment_id"])
     assert (payment["status"], payment["applied_amount"], payment["method"]["last4"]) == ("succeeded", "245.00", "1111")
+    assert payment["origin"] == "autopay"  # its receipt is autopay.succeeded, not a second payment.succeeded email
     view = await world.invoice_view(invoice_id)
     assert (view["status"], view["balance"]) == ("paid", "0.00")
     assert (await world.invoice_view(not_yet))["status"] == "open"  # due in ten days: not charged today

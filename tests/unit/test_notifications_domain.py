@@ -14,7 +14,7 @@ from billing_shared.events.reconciliation import ReconciliationCompleted, Reconc
 
 from billing_shared.events.payments import (
     InvoiceOverAppliedData, PaymentApplied, PaymentFailed, PaymentMethodAdded, PaymentMethodData, PaymentRefunded,
-    PaymentSettlementFailed, PaymentUnapplied, TransactionRow,
+    PaymentSettlementFailed, PaymentSucceeded, PaymentUnapplied, TransactionRow,
 )
 from billing_shared.events.invoices import InvoiceSynced
 from billing_shared.events.sync import (
@@ -72,6 +72,14 @@ def test_a_payment_succeeds_once_whatever_event_id_carries_it():
     t1, t2 = trigger_for(first), trigger_for(again)
     assert t1 and t2 and (t1.type, t1.dedupe_key) == (t2.type, t2.dedupe_key) == ("payment.succeeded", "p-1")
     assert t1.invoice_ids == ("autotask:12345",)
+
+
+def test_an_autopay_charge_is_told_by_its_autopay_notice_not_by_a_second_receipt():
+    for cls, status in ((PaymentSucceeded, "succeeded"), (PaymentFailed, "failed")):
+        by_hand = payment(status, failure_reason="declined" if status == "failed" else None)
+        by_autopay = by_hand.model_copy(update={"origin": "autopay"})
+        assert trigger_for(cls.new(producer="payments", organization_id=ORG, data=by_autopay)) is None, status
+        assert trigger_for(cls.new(producer="payments", organization_id=ORG, data=by_hand)) is not None, status
 
 
 def test_refunds_and_unapplied_money_notify_once_per_event():

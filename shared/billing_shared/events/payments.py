@@ -53,6 +53,8 @@ class PaymentSnapshot(Data):
     original_amount: NonNegativeMoney
     # Beyond the contract's shape: for a cancel, what moved at the gateway (null: no cancel asked).
     gateway_reversal: GatewayReversal | None = None
+    # Beyond the contract's shape: a payment the autopay scheduler made (its notices tell the client).
+    origin: Literal["manual", "autopay"] = "manual"
     applications: list[Application] = []
     transactions: list[TransactionRow] = []
 

@@ -67,6 +67,8 @@ def trigger_for(event: Event, *, invoice_max_age_days: int | None = None, episod
         if invoice_too_old(invoice.issued_on, utc(event.occurred_at).date(), invoice_max_age_days):
             return None  # an old invoice first seen now (go-live): not news to the client
         return make(invoice.invoice_id, (invoice.invoice_id,))
+    if kind in ("payment.succeeded", "payment.failed") and data.origin == "autopay":
+        return None  # autopay.succeeded or autopay.failed tells the client of this charge, once
     if kind in ONCE_PER_PAYMENT or kind in ONCE_PER_EVENT:
         payment: PaymentSnapshot = data
         invoices = tuple(a.invoice_id for a in payment.applications)

@@ -45,6 +45,7 @@ def _payment(row: asyncpg.Record) -> Payment:
                                           t["transaction_id"], t["failure_reason"]) for t in row["transactions"]),
         allocations=tuple(Allocation(a["invoice_id"], Decimal(a["amount"]))
                           for a in row["allocations"] or ()),
+        origin=row["origin"],
     )
 
 
@@ -86,12 +87,13 @@ async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, 
     await conn.execute(
         """INSERT INTO payments (payment_id, invoice_id, organization_id, contact_id, environment, method_type,
                                  method_brand, method_last4, method_id, vault_id, currency, original_amount, status,
-                                 created_at, allocations)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)""",
+                                 created_at, allocations, origin)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)""",
         uuid.UUID(p.payment_id), p.invoice_id, p.organization_id, p.contact_id, p.environment, p.method.type,
         p.method.brand, p.method.last4, _uuid(method_id) if method_id else None, vault_id, p.currency,
         p.original_amount, p.status, p.created_at,
         [{"invoice_id": a.invoice_id, "amount": str(a.amount)} for a in p.allocations] if p.allocations else None,
+        p.origin,
     )
 
 

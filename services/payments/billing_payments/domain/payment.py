@@ -73,6 +73,7 @@ class Payment:
     # Paying several invoices in one sale: the amount for each, in the request's order. Empty for a
     # payment of one invoice, which applies its whole original amount to `invoice_id`.
     allocations: tuple[Allocation, ...] = ()
+    origin: Literal["manual", "autopay"] = "manual"  # a person's payment, or the autopay scheduler's
 
     @property
     def order_id(self) -> str:
@@ -109,7 +110,7 @@ class Payment:
             status=self.status, failure_reason=self.failure_reason,
             sale_amount=self.sale_amount, applied_amount=self.applied_amount,
             unapplied_amount=self.unapplied_amount, refund_amount=self.refund_amount,
-            original_amount=self.original_amount, gateway_reversal=self.gateway_reversal,
+            original_amount=self.original_amount, gateway_reversal=self.gateway_reversal, origin=self.origin,
             applications=[Application(invoice_id=i, amount=a) for i, a in self.applications().items()],
             transactions=[TransactionRowData(type=t.type, amount=t.amount, at=t.at, transaction_id=t.transaction_id,
                                              failure_reason=t.failure_reason)

@@ -187,7 +187,7 @@ async def charge(deps: Deps, attempt: Attempt) -> None:
         method_id=attempt.method_id, token=None, save_to_wallet=False, environment=enrollment.environment,
         caller_organization_id=attempt.organization_id, idempotency_scope=IDEMPOTENCY_SCOPE,
         idempotency_key=rules_of.idempotency_key(attempt.invoice_id, attempt.rule_key, attempt.attempt_number),
-        request_hash=request_hash(attempt),
+        request_hash=request_hash(attempt), origin="autopay",
     )
     try:
         result = await pay(deps, cmd)

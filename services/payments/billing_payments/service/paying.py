@@ -65,6 +65,7 @@ class PayCommand:
     idempotency_key: str
     request_hash: str
     invoices: tuple[InvoiceAmount, ...] = ()  # several invoices in one sale, instead of invoice_id/amount
+    origin: str = "manual"  # "autopay" when the scheduler pays
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ async def _record_pending(deps: Deps, settings: ProcessingSettings, cmd: PayComm
                 payment_id=payment_id, invoice_id=locked.invoice_id, organization_id=locked.organization_id,
                 contact_id=contact_id, environment=cmd.environment,  # type: ignore[arg-type]
                 method=saved.method, currency=locked.currency, original_amount=amount, created_at=deps.now(),
+                origin=cmd.origin,  # type: ignore[arg-type]
             )
             await payment_store.insert(tx.conn, payment, vault_id=saved.vault_id, method_id=saved.method_id)
             await invoice_store.set_in_flight(tx.conn, locked.invoice_id, payment.payment_id)
@@ -183,7 +185,7 @@ async def _record_pending_many(deps: Deps, settings: ProcessingSettings, cmd: Pa
                 contact_id=contact_id, environment=cmd.environment,  # type: ignore[arg-type]
                 method=saved.method, currency=first.currency,
                 original_amount=sum((a.amount for a in allocations), ZERO),
-                created_at=deps.now(), allocations=allocations,
+                created_at=deps.now(), allocations=allocations, origin=cmd.origin,  # type: ignore[arg-type]
             )
             await payment_store.insert(tx.conn, payment, vault_id=saved.vault_id, method_id=saved.method_id)
             await invoice_store.set_in_flight_many(tx.conn, ids, payment.payment_id)
