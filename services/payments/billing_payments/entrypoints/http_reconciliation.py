@@ -25,6 +25,7 @@ from billing_payments.service import reconciliation
 
 routes = ApiRoutes()
 MAX_DAYS = 92  # a quarter: longer periods are run quarter by quarter
+EARLIEST = date(2000, 1, 1)
 
 
 class RunRequest(Strict):
@@ -135,6 +136,8 @@ async def start_run(request: web.Request) -> web.Response:
         raise invalid_request("to_date is before from_date")
     if last > datetime.now(UTC).date():
         raise invalid_request("to_date is in the future")
+    if first < EARLIEST:
+        raise invalid_request(f"from_date is before {EARLIEST}: no payment of this system is that old")
     if (last - first).days + 1 > MAX_DAYS:
         raise invalid_request(f"a run covers at most {MAX_DAYS} days")
     start, end = reconciliation.day_bounds(datetime.combine(first, datetime.min.time(), UTC),
