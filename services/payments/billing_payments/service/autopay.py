@@ -30,8 +30,8 @@ from billing_shared.events.autopay import (
 )
 from billing_shared.events.catalog import BILLING_PAYMENTS
 from billing_shared.events.payments import PaymentMethodSummary
-from billing_shared.outbox import Tx
 from billing_shared.leadership import lead_forever
+from billing_shared.outbox import Tx
 from billing_shared.web.auth import Principal
 
 from billing_payments.adapters import autopay_store, directory_store, invoice_store, wallet_store

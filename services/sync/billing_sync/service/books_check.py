@@ -28,8 +28,8 @@ from billing_shared.events.catalog import BILLING_SYNC
 from billing_shared.events.reconciliation import (
     BooksChecked, BooksCheckedData, DriftData, ReconciliationRequested, WritebackResendRequested,
 )
-from billing_shared.outbox import Tx
 from billing_shared.leadership import lead_forever
+from billing_shared.outbox import Tx
 from billing_shared.psa import F
 
 from billing_sync.adapters import psa_invoice_store

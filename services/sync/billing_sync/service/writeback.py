@@ -16,8 +16,8 @@ from typing import Any
 import structlog
 
 from billing_shared.events.payments import PaymentSnapshot
-from billing_shared.outbox import Tx
 from billing_shared.leadership import lead_forever
+from billing_shared.outbox import Tx
 
 from billing_sync.adapters import psa_invoice_store, writeback_store
 from billing_sync.adapters.accounting import REFERENCE_LENGTH, Accounting
