@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA_LIBS := .cache/kafka/libs/.fetched
-PROJECTS := shared services/sync services/payments services/notifications services/portal simulators deploy
+PROJECTS := shared services/sync services/payments services/notifications services/portal simulators deploy cli
 
 # Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download cannot
 # reach the internet on these machines).
