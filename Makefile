@@ -51,8 +51,9 @@ chaos: install kafka-libs
 	$(PY) -m tests.chaos.run --runs $(RUNS) --seed $(SEED)
 
 BENCH ?= pipeline
+BENCH_ARGS ?=
 bench: install
-	$(PY) bench/$(BENCH).py
+	$(PY) bench/$(BENCH).py $(BENCH_ARGS)
 
 clean: down
 	rm -rf $(VENV) .cache .run
