@@ -12,7 +12,7 @@ from billing_shared.web.deps import install_slot
 
 from billing_sync.adapters.connections import Connections
 from billing_sync.config import SyncSettings
-from billing_sync.entrypoints.consumers import PAYMENT_HANDLERS, UPSTREAM_INVOICE_HANDLERS
+from billing_sync.entrypoints.consumers import AUTOPAY_CHECK_TYPES, PAYMENT_HANDLERS, UPSTREAM_INVOICE_HANDLERS
 from billing_sync.entrypoints.http import routes
 from billing_sync.service.autopay_checks import balance_check_handler
 from billing_sync.service.books_check import BooksCheckWorker
@@ -42,7 +42,7 @@ def build_app(settings: SyncSettings) -> web.Application:
         rt.consume("sync-payment-writeback", [BILLING_PAYMENTS], PAYMENT_HANDLERS)
         # Its own group: a QuickBooks read right before an autopay charge never waits behind the write-back.
         rt.consume("sync-autopay-checks", [BILLING_PAYMENTS],
-                   {"autopay.balance_check_requested": balance_check_handler(deps)})
+                   dict.fromkeys(AUTOPAY_CHECK_TYPES, balance_check_handler(deps)))
         rt.spawn("sync-scheduler", Scheduler(deps).run)
         rt.spawn("payment-writeback", WritebackWorker(deps).run)
         rt.spawn("upstream-numbering", UpstreamNumbering(deps).run)

@@ -20,3 +20,5 @@ PAYMENT_HANDLERS: dict[str, Handler | Batched] = {
 # Reconciliation: a request or a re-send is only recorded here; the books check worker does the work.
 PAYMENT_HANDLERS["reconciliation.requested"] = on_reconciliation_requested
 PAYMENT_HANDLERS["writeback.resend_requested"] = on_writeback_resend_requested
+# Its own group (sync-autopay-checks); the handler needs the service deps, so bootstrap makes it.
+AUTOPAY_CHECK_TYPES = ("autopay.balance_check_requested",)
