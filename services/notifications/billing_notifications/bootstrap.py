@@ -15,6 +15,7 @@ from billing_notifications.adapters import directory_store
 from billing_notifications.adapters.smtp_mailer import SmtpMailer
 from billing_notifications.config import NotificationsSettings
 from billing_notifications.domain.delivery_policy import RetryPolicy
+from billing_notifications.entrypoints.asyncapi import SURFACE
 from billing_notifications.entrypoints.consumers import consumers
 from billing_notifications.entrypoints.freshness import FreshnessView
 from billing_notifications.entrypoints.http import routes
@@ -75,7 +76,7 @@ async def wire(runtime: Runtime, slot: DepsSlot[Deps]) -> None:
 
 
 def build_app(settings: NotificationsSettings) -> web.Application:
-    app = create_app("billing-link notifications", settings, routes)
+    app = create_app("billing-link notifications", settings, routes, events=SURFACE)
     runtime = Runtime(name="notifications", schema="notifications", package="billing_notifications",
                       settings=settings)
     app[RUNTIME] = runtime

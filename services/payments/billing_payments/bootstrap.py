@@ -11,6 +11,7 @@ from billing_shared.web.app import create_app
 from billing_shared.web.deps import install_slot
 
 from billing_payments.config import PaymentsSettings
+from billing_payments.entrypoints.asyncapi import SURFACE
 from billing_payments.entrypoints.consumers import AUTOPAY_HANDLERS, DIRECTORY_HANDLERS, INVOICE_HANDLERS, SYNC_HANDLERS
 from billing_payments.entrypoints.http import routes
 from billing_payments.entrypoints.web_support import payment_errors
@@ -24,7 +25,7 @@ def build_app(settings: PaymentsSettings) -> web.Application:
     if settings.secrets_key is None:
         raise SystemExit("SECRETS_KEY is required: the gateway keys are stored encrypted with it")
     box = SecretBox(settings.secrets_key.get_secret_value())
-    app = create_app("billing-link payments", settings, routes, middlewares=(payment_errors,))
+    app = create_app("billing-link payments", settings, routes, middlewares=(payment_errors,), events=SURFACE)
     runtime = Runtime(name="payments", schema="payments", package="billing_payments", settings=settings)
     app[RUNTIME] = runtime
     slot = install_slot(app)

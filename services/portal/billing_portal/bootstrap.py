@@ -11,13 +11,14 @@ from aiohttp import web
 
 from billing_shared.events.catalog import BILLING_DIRECTORY
 from billing_shared.runtime import RUNTIME, Runtime
-from billing_shared.web.app import HEALTH_CHECKS, health, metrics, metrics_middleware
+from billing_shared.web.app import HEALTH_CHECKS, add_asyncapi, health, metrics, metrics_middleware
 from billing_shared.web.deps import install_slot
 from billing_shared.web.openapi import build_openapi
 
 from billing_portal.adapters import session_store
 from billing_portal.adapters.services_api import ServiceClient, Services
 from billing_portal.config import PortalSettings
+from billing_portal.entrypoints.asyncapi import SURFACE
 from billing_portal.entrypoints.consumers import DIRECTORY_HANDLERS
 from billing_portal.entrypoints.http import add_pages
 from billing_portal.entrypoints.web_support import csrf_check, errors_as_pages, security_headers, sessions
@@ -51,6 +52,7 @@ def build_app(settings: PortalSettings) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
+    add_asyncapi(app, SURFACE)
     app.router.add_static("/static/", HERE / "static")
     add_pages(app)
 

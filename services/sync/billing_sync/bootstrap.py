@@ -12,6 +12,7 @@ from billing_shared.web.deps import install_slot
 
 from billing_sync.adapters.connections import Connections
 from billing_sync.config import SyncSettings
+from billing_sync.entrypoints.asyncapi import SURFACE
 from billing_sync.entrypoints.consumers import AUTOPAY_CHECK_TYPES, PAYMENT_HANDLERS, UPSTREAM_INVOICE_HANDLERS
 from billing_sync.entrypoints.http import routes
 from billing_sync.service.autopay_checks import balance_check_handler
@@ -26,7 +27,7 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=10)
 
 
 def build_app(settings: SyncSettings) -> web.Application:
-    app = create_app("billing-link sync", settings, routes)
+    app = create_app("billing-link sync", settings, routes, events=SURFACE)
     key = settings.secrets_key.get_secret_value() if settings.secrets_key else None
     box = SecretBox(key) if key else None
     runtime = Runtime(name="sync", schema="sync", package="billing_sync", settings=settings)

@@ -1,4 +1,4 @@
-"""The base aiohttp application of every service: middlewares, /health, /metrics, /openapi.json."""
+"""The base aiohttp application of every service: middlewares, /health, /metrics, /openapi.json, /asyncapi.json."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from billing_shared.events.asyncapi import EventSurface, build_asyncapi
 from billing_shared.metrics import HTTP_REQUESTS
 from billing_shared.settings import ServiceSettings
 
@@ -57,9 +58,20 @@ async def metrics(_: web.Request) -> web.Response:
     return response
 
 
+def add_asyncapi(app: web.Application, events: EventSurface) -> None:
+    """`GET /asyncapi.json`: the AsyncAPI 3.0 document of the topics the service sends and receives."""
+    document = build_asyncapi(events)
+
+    async def asyncapi(_: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/asyncapi.json", asyncapi)
+
+
 def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, client_max_size: int = 1024**2,
-               middlewares: tuple[Any, ...] = ()) -> web.Application:
-    """`middlewares` run inside authentication, so they see the caller; errors they raise are rendered."""
+               middlewares: tuple[Any, ...] = (), events: EventSurface | None = None) -> web.Application:
+    """`middlewares` run inside authentication, so they see the caller; errors they raise are rendered.
+    `events`: what the service sends and receives on Kafka, served as /asyncapi.json."""
     app = web.Application(middlewares=[metrics_middleware, error_middleware, auth_middleware, *middlewares],
                           client_max_size=client_max_size)
     app[TOKENS] = list(settings.api_tokens)
@@ -73,6 +85,8 @@ def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, clie
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
+    if events is not None:
+        add_asyncapi(app, events)
     app.router.add_routes(routes.table)
     return app
 

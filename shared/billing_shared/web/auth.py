@@ -40,7 +40,7 @@ IDENTITY_KEY = web.AppKey("identity_key", str)  # empty: the service accepts no 
 # Webhooks other systems post to us carry their own signature, not a bearer token. Named one by one: the
 # admin API of outbound webhooks (/v1/webhooks/subscriptions...) is under the same prefix and needs a token.
 INBOUND_WEBHOOKS = ("/v1/webhooks/gateway",)
-PUBLIC_PATHS = ("/health", "/metrics", "/openapi.json")
+PUBLIC_PATHS = ("/health", "/metrics", "/openapi.json", "/asyncapi.json")
 
 
 def _find(tokens: list[ApiToken], presented: str) -> ApiToken | None:

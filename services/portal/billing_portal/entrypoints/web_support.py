@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 SESSION_COOKIE = "billing_session"
 FLASH_COOKIE = "billing_flash"  # one message for the page after a redirect ("Settings saved")
 PRE_SESSION_COOKIE = "billing_presession"  # the sign-in form's CSRF token, before there is a session
-OPEN_PATHS = ("/login", "/health", "/metrics", "/openapi.json", "/static/", "/invitations/")
+OPEN_PATHS = ("/login", "/health", "/metrics", "/openapi.json", "/asyncapi.json", "/static/", "/invitations/")
 
 
 USER = web.RequestKey("user", User)
