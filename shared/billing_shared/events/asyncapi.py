@@ -127,7 +127,7 @@ def build_asyncapi(surface: EventSurface, version: str = "1") -> dict[str, Any]:
         operations[f"send.{topic}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{topic}"},
-            "summary": f"{surface.service} publishes to {topic} (through its outbox, at least once).",
+            "summary": f"{surface.service} publishes these event types to {topic}.",
             "messages": [{"$ref": f"#/channels/{topic}/messages/{cls.TYPE}"} for cls in classes],
         }
     for consumer in sorted(surface.consumes, key=lambda c: (c.group, c.topic)):
