@@ -3,6 +3,8 @@ a dead letter to the topic it came from (`<topic>.dlq` holds the messages of `<t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,96 +70,94 @@ class Broker:
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.bootstrap, self.names = bootstrap, TopicNames(prefix)
 
-    async def _consumer(self) -> AIOKafkaConsumer:
+    @asynccontextmanager
+    async def _clients(self) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
+        """An admin client (topics and their partitions, consumer groups) and a consumer in no group (offsets,
+        reading). The consumer's own metadata knows only topics it was assigned, so partitions come from the admin."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None,
                                     isolation_level="read_committed", request_timeout_ms=5000)
         try:
-            await asyncio.wait_for(consumer.start(), 15)
-        except (KafkaConnectionError, KafkaError, TimeoutError) as exc:
+            try:
+                await asyncio.wait_for(admin.start(), 15)
+                await asyncio.wait_for(consumer.start(), 15)
+            except (KafkaConnectionError, KafkaError, TimeoutError) as exc:
+                raise Unreachable(f"Kafka is unreachable at {self.bootstrap}: {type(exc).__name__}",
+                                  {"kafka": self.bootstrap}) from exc
+            yield admin, consumer
+        finally:
             await consumer.stop()
-            raise Unreachable(f"Kafka is unreachable at {self.bootstrap}: {type(exc).__name__}",
-                              {"kafka": self.bootstrap}) from exc
-        return consumer
+            await admin.close()
 
-    async def _extent(self, consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, tuple[int, int]]:
-        """(first offset, end offset) per partition of a broker topic; empty when it does not exist."""
-        if topic not in await consumer.topics():
-            return {}
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        starts = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-        return {tp: (starts[tp], ends[tp]) for tp in partitions}
+    async def _extents(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer,
+                       topics: list[str]) -> dict[str, dict[TopicPartition, tuple[int, int]]]:
+        """(first offset, end offset) per partition of each broker topic; a topic that does not exist has none."""
+        present = set(await admin.list_topics())
+        described = await admin.describe_topics([t for t in topics if t in present]) if present & set(topics) else []
+        partitions = [TopicPartition(d["topic"], p["partition"]) for d in described if d["error_code"] == 0
+                      for p in d["partitions"]]
+        starts = await consumer.beginning_offsets(partitions) if partitions else {}
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        found: dict[str, dict[TopicPartition, tuple[int, int]]] = {t: {} for t in topics}
+        for tp in sorted(partitions, key=lambda tp: (tp.topic, tp.partition)):
+            found[tp.topic][tp] = (starts[tp], ends[tp])
+        return found
 
     async def dlq_counts(self) -> dict[str, int]:
         """Per contract topic, the messages its `.dlq` holds."""
-        consumer = await self._consumer()
-        try:
-            return {topic: sum(end - start for start, end in (await self._extent(consumer, self.names.dlq(topic))).values())
-                    for topic in TOPICS}
-        finally:
-            await consumer.stop()
+        async with self._clients() as (admin, consumer):
+            extents = await self._extents(admin, consumer, [self.names.dlq(t) for t in TOPICS])
+        return {t: sum(end - start for start, end in extents[self.names.dlq(t)].values()) for t in TOPICS}
 
     async def consumer_lag(self) -> dict[str, dict[str, int]]:
         """Per consumer group of this system (those with offsets on its topics), the lag per topic: the end
         offsets minus the group's committed offsets (a partition with no commit yet counts from its start)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
-        try:
-            await asyncio.wait_for(admin.start(), 15)
-        except (KafkaConnectionError, KafkaError, TimeoutError) as exc:
-            await admin.close()
-            raise Unreachable(f"Kafka is unreachable at {self.bootstrap}: {type(exc).__name__}",
-                              {"kafka": self.bootstrap}) from exc
-        consumer = await self._consumer()
         ours = {self.names(t): t for t in TOPICS}
-        try:
+        async with self._clients() as (admin, consumer):
             groups = sorted(g[0] for g in await admin.list_consumer_groups() if g[0].startswith(self.names.prefix))
-            lag: dict[str, dict[str, int]] = {}
+            committed_by_group = {}
             for group in groups:
                 committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
                              if tp.topic in ours}
-                if not committed:
-                    continue  # another system's group on the same broker
-                per_topic: dict[str, int] = {}
-                for topic in sorted({tp.topic for tp in committed}):
-                    for tp, (start, end) in (await self._extent(consumer, topic)).items():
-                        done = committed.get(tp, -1)
-                        per_topic[ours[topic]] = per_topic.get(ours[topic], 0) + end - (done if done >= 0 else start)
-                lag[self.names.contract_name(group)] = per_topic
-            return lag
-        finally:
-            await consumer.stop()
-            await admin.close()
+                if committed:  # else another system's group on the same broker
+                    committed_by_group[group] = committed
+            extents = await self._extents(admin, consumer, list(ours))
+        lag: dict[str, dict[str, int]] = {}
+        for group, committed in committed_by_group.items():
+            per_topic: dict[str, int] = {}
+            for topic in sorted({tp.topic for tp in committed}):
+                per_topic[ours[topic]] = sum(end - (committed[tp] if committed.get(tp, -1) >= 0 else start)
+                                             for tp, (start, end) in extents[topic].items())
+            lag[self.names.contract_name(group)] = per_topic
+        return lag
 
     async def dead_letters(self, topic: str | None = None, *, limit: int = 1000) -> list[DeadLetter]:
         """The messages parked in the `.dlq` of `topic` (every topic when None), oldest first per partition."""
-        consumer = await self._consumer()
-        try:
+        topics = [topic] if topic else list(TOPICS)
+        async with self._clients() as (admin, consumer):
+            extents = await self._extents(admin, consumer, [self.names.dlq(t) for t in topics])
             found: list[DeadLetter] = []
-            for name in [topic] if topic else TOPICS:
-                extent = {tp: se for tp, se in (await self._extent(consumer, self.names.dlq(name))).items() if se[1] > se[0]}
+            for name in topics:
+                extent = {tp: se for tp, se in extents[self.names.dlq(name)].items() if se[1] > se[0]}
                 found += await self._read(consumer, name, extent, limit - len(found))
             return found
-        finally:
-            await consumer.stop()
 
     async def dead_letter(self, topic: str, offset: int, partition: int | None) -> DeadLetter:
         """The one message at `offset` of the topic's `.dlq` (in `partition`, or in the only partition that has it)."""
-        consumer = await self._consumer()
-        try:
-            extent = await self._extent(consumer, self.names.dlq(topic))
+        dlq = self.names.dlq(topic)
+        async with self._clients() as (admin, consumer):
+            extent = (await self._extents(admin, consumer, [dlq]))[dlq]
             holding = {tp: (offset, offset + 1) for tp, (start, end) in extent.items()
                        if start <= offset < end and (partition is None or tp.partition == partition)}
             if not holding:
-                raise BadUsage(f"{topic}{DLQ_SUFFIX} holds no message at offset {offset}"
+                raise BadUsage(f"{dlq} holds no message at offset {offset}"
                                + (f" in partition {partition}" if partition is not None else ""),
                                {"topic": topic, "offset": offset, "partition": partition})
             if len(holding) > 1:
                 raise BadUsage(f"offset {offset} is in partitions {sorted(tp.partition for tp in holding)} of "
-                               f"{topic}{DLQ_SUFFIX}: name one with --partition", {"topic": topic, "offset": offset})
+                               f"{dlq}: name one with --partition", {"topic": topic, "offset": offset})
             [letter] = await self._read(consumer, topic, holding, 1)
             return letter
-        finally:
-            await consumer.stop()
 
     async def _read(self, consumer: AIOKafkaConsumer, topic: str, extent: dict[TopicPartition, tuple[int, int]],
                     limit: int) -> list[DeadLetter]:
