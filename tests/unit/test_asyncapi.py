@@ -13,11 +13,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
 
 from billing_notifications.entrypoints.consumers import consumers
 from billing_notifications.service.intake import Intake
 from billing_shared.events.asyncapi import REGENERATE, SURFACES, Consumer, build_asyncapi, render, surface_of
 from billing_shared.events.catalog import EVENTS_BY_TOPIC
+from tests.unit.test_events import events
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "asyncapi"
@@ -120,6 +122,29 @@ def test_payloads_are_the_event_models_schemas():
     invoice = resolve(upstream, resolve(upstream, upstream["components"]["messages"]["InvoiceUpserted"]["payload"]
                                         ["$ref"])["properties"]["data"]["$ref"])
     assert {"number", "string"} == {kind["type"] for kind in invoice["properties"]["total"]["anyOf"]}
+
+
+DOCUMENTS = {service: build_asyncapi(surface_of(service)) for service in SURFACES}
+
+
+@settings(max_examples=200, deadline=None)
+@given(events())
+def test_every_event_as_written_is_valid_against_its_documented_payload(case):
+    """The documents describe the wire: an event's JSON validates against its message's payload schema in
+    every document that carries it (and a wrong one does not)."""
+    topic, event = case
+    raw = json.loads(event.to_json())
+    carried = 0
+    for doc in DOCUMENTS.values():
+        channel = doc["channels"].get(topic)
+        if channel is None or event.event_type not in channel["messages"]:
+            continue
+        payload = resolve(doc, channel["messages"][event.event_type]["$ref"])["payload"]
+        validator = jsonschema.Draft7Validator({**doc, "$ref": payload["$ref"]})
+        assert list(validator.iter_errors(raw)) == []
+        assert not validator.is_valid({**raw, "occurred_at": 5, "data": "x"})
+        carried += 1
+    assert carried
 
 
 def _handler_types(expr: ast.expr, module: Any) -> tuple[str, ...]:
