@@ -79,7 +79,7 @@ async def test_settings_are_per_type_and_for_admins_only(stack):
     defaults = await stack.api("GET", "/v1/settings/notifications")
     assert defaults["payment.succeeded"] == {"email": True, "ticket": False}
     assert defaults["sync.stalled"] == {"email": False, "ticket": True}
-    assert set(defaults) == set(NOTIFICATION_TYPES) and len(defaults) == 20
+    assert set(defaults) == set(NOTIFICATION_TYPES) and len(defaults) == 21
     assert defaults["invoice.past_due"] == {"email": True, "ticket": False}
     assert defaults["payment.refund_failed"] == {"email": False, "ticket": True}
     await stack.api("GET", "/v1/settings/notifications", token="not-a-token", status=401)

@@ -28,6 +28,7 @@ from billing_notifications.domain.catalog import (
 from billing_notifications.config import NotificationsSettings
 from billing_notifications.domain.reminders import PastDue
 from billing_notifications.domain.triggers import integrations_working, trigger_for
+from billing_notifications.domain.webhooks import SubscriptionDisabled
 from tests.e2e.notifications_support import AT, ORG, invoice_synced, payment, payment_succeeded
 
 pytestmark = pytest.mark.timeout(10)
@@ -47,7 +48,9 @@ def test_the_twelve_types_of_the_issue_have_defaults_and_an_audience():
         # a reconciliation that found drift (issue 12)
         "reconciliation.drift_found",
         # autopay (issue 12): a charge coming, made, declined
-        "autopay.upcoming", "autopay.succeeded", "autopay.failed"}
+        "autopay.upcoming", "autopay.succeeded", "autopay.failed",
+        # an outbound webhook subscription disabled after failing past its retry horizon (issue 14)
+        "webhook.subscription_disabled"}
     defaults = default_switches()
     assert defaults["payment.succeeded"] == ChannelSwitch(email=True, ticket=False)
     assert defaults["invoice.available"] == ChannelSwitch(email=True, ticket=False)
@@ -243,6 +246,9 @@ def test_every_type_renders_within_ticket_limits(kind):
             invoice_id="autotask:1", organization_id=ORG, currency="USD", total=money("400.00"),
             applied=money("500.00"), over_by=money("100.00"), source_version=2),
         "reconciliation.drift_found": COMPLETED.data,
+        "webhook.subscription_disabled": SubscriptionDisabled(
+            subscription_id=str(uuid.uuid4()), url="https://erp.example/" + "h" * 1980, reason="HTTP 503",
+            failing_since=AT, message_id=str(uuid.uuid4()), event_type="payment.succeeded"),
         "autopay.upcoming": NOTICE,
         "autopay.succeeded": NOTICE.model_copy(update={"payment_id": "p-1"}),
         "autopay.failed": NOTICE.model_copy(update={"reason": "card declined " * 40, "final": True}),

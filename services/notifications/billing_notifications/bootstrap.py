@@ -25,6 +25,7 @@ from billing_notifications.service.deps import Deps
 from billing_notifications.service.desks import PsaDesks
 from billing_notifications.service.intake import Intake
 from billing_notifications.service.reminders import Reminders
+from billing_notifications.service.webhooks import WebhookWorker
 
 
 def mailer(s: NotificationsSettings) -> SmtpMailer:
@@ -69,6 +70,8 @@ async def wire(runtime: Runtime, slot: DepsSlot[Deps]) -> None:
         runtime.consume(spec.name, spec.topics, spec.handlers)
 
     runtime.spawn("delivery-worker", delivery_worker(deps).run)
+    if box is not None:  # without SECRETS_KEY no subscription (sealed secret) can exist
+        runtime.spawn("webhook-delivery", WebhookWorker(deps, intake, http).run)
     runtime.spawn("past-due-reminders", Reminders(runtime.uow, intake, check_seconds=s.reminder_check_seconds,
                                                   catch_up_days=s.reminder_catch_up_days).run)
     if s.freshness_enabled:

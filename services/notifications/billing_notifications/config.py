@@ -70,6 +70,18 @@ class NotificationsSettings(ServiceSettings):
     reminder_check_seconds: float = Field(default=900.0, gt=0)
     reminder_catch_up_days: int = Field(default=3, ge=1)
 
+    # Outbound webhooks (service/webhooks.py): one attempt waits WEBHOOK_TIMEOUT_SECONDS at most for the
+    # receiver's answer; failures are retried after WEBHOOK_RETRY_BASE_SECONDS, doubling up to
+    # WEBHOOK_RETRY_MAX_SECONDS, for WEBHOOK_RETRY_HORIZON_SECONDS from the first failure in a row, after
+    # which the subscription is disabled. At most WEBHOOK_CONCURRENCY (subscription, organization) lanes
+    # are delivered at once; the leader looks for due messages every WEBHOOK_POLL_SECONDS besides NOTIFY.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_horizon_seconds: float = Field(default=3 * 86400.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+
     # Sync freshness (faust-streaming).
     freshness_enabled: bool = True
     freshness_app_id: str = "notifications-freshness"

@@ -10,6 +10,7 @@ from billing_shared.events.reconciliation import ReconciliationCompletedData
 from billing_shared.events.sync import ConnectionFailedData, SyncFailedData, SyncRecordFailedData, SyncStalledData
 
 from .parts import INTEGRATIONS, Context, Parts, amount, method_label, when
+from .webhooks import SubscriptionDisabled
 from .reminders import PastDue
 
 
@@ -153,4 +154,18 @@ def reconciliation_drift_found(r: ReconciliationCompletedData, ctx: Context) -> 
                 "Each is listed with its evidence on the portal's Reconciliation page.",
         facts=[("Period", period), ("Disagreements", codes), ("Not checked", ", ".join(r.incomplete) or "none"),
                ("Run", r.run_id)],
+    )
+
+
+def webhook_subscription_disabled(d: SubscriptionDisabled, ctx: Context) -> Parts:
+    """For staff: a receiver failed every delivery past the retry horizon, so its subscription stopped."""
+    return Parts(
+        subject=f"Webhook subscription disabled: {d.url[:120]}",
+        intro=[f"Deliveries to {d.url} failed since {when(d.failing_since)}, so the subscription was disabled.",
+               "Messages keep waiting: fix the receiver, then enable the subscription to send them in order."],
+        title=f"Webhook subscription disabled: {d.url[:120]}",
+        summary=f"Webhook deliveries to {d.url} failed since {when(d.failing_since)}; the subscription was "
+                "disabled. Enable it once the receiver answers to send what waits.",
+        facts=[("Subscription", d.subscription_id), ("URL", d.url), ("Reason", d.reason),
+               ("Failing since", when(d.failing_since)), ("Oldest waiting message", f"{d.message_id} ({d.event_type})")],
     )

@@ -56,6 +56,8 @@ TYPES: dict[str, TypeInfo] = {
     "autopay.succeeded": TypeInfo("client", _ON_EMAIL),
     # a declined automatic charge: the client is told, and staff get a ticket to follow up
     "autopay.failed": TypeInfo("client", _ON_BOTH),
+    # an outbound webhook subscription that failed past the retry horizon and was disabled
+    "webhook.subscription_disabled": TypeInfo("staff", _ON_TICKET),
 }
 
 NOTIFICATION_TYPES: tuple[str, ...] = tuple(TYPES)

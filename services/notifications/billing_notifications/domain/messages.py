@@ -58,4 +58,5 @@ _TEMPLATES: dict[str, Callable[[Any, Context], Parts]] = {
     "autopay.upcoming": auto.autopay_upcoming,
     "autopay.succeeded": auto.autopay_succeeded,
     "autopay.failed": auto.autopay_failed,
+    "webhook.subscription_disabled": acc.webhook_subscription_disabled,
 }

@@ -23,6 +23,7 @@ from billing_shared.events.invoices import InvoiceSnapshot
 from billing_shared.events.payments import PaymentSnapshot
 
 from .freshness import utc
+from .webhooks import SubscriptionDisabled
 
 # A payment reaches each of these states once: the payment id is the fact's identity.
 ONCE_PER_PAYMENT = {"payment.succeeded", "payment.failed", "payment.cancelled", "payment.charged_back",
@@ -107,3 +108,10 @@ def integrations_working(completed: Data) -> tuple[str, ...]:
     QuickBooks refuses (without QuickBooks configured, no QuickBooks failure is raised either)."""
     integration = completed.integration
     return ("autotask", "quickbooks") if integration == "autotask" else (integration,)
+
+
+def subscription_disabled(facts: SubscriptionDisabled) -> Trigger:
+    """Staff hear once per disabling (a subscription enabled again and disabled again is news again); it is
+    about no client organization, and correlates with the oldest message left waiting."""
+    key = f"{facts.subscription_id}:{utc(facts.failing_since).isoformat()}"
+    return Trigger("webhook.subscription_disabled", key, "system", facts.message_id, facts)

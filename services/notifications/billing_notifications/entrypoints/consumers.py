@@ -10,7 +10,8 @@ from billing_shared.events.catalog import (
 from billing_shared.kafka.runner import Handler
 from billing_shared.outbox import Tx
 
-from billing_notifications.service import directory, reminders
+from billing_notifications.domain import webhooks as webhook_rules
+from billing_notifications.service import directory, reminders, webhooks
 from billing_notifications.service.intake import Intake
 
 PAYMENT_TYPES = ("payment.succeeded", "payment.failed", "payment.refunded", "payment.cancelled",
@@ -59,4 +60,7 @@ def consumers(intake: Intake) -> list[ConsumerSpec]:
             "sync.completed": intake.on_sync_completed,  # ends integrations' failure episodes
         }),
         ConsumerSpec("notifications-portal", (BILLING_PORTAL,), {"invitation.sent": intake.handle}),
+        # Outbound webhooks: every event of every billing.* topic, enqueued for the subscriptions that want it.
+        ConsumerSpec("notifications-webhooks", webhook_rules.TOPICS,
+                     {t: webhooks.on_event for t in webhook_rules.EVENT_TYPES}),
     ]
