@@ -10,7 +10,7 @@ HANDLER_RETRIES = Counter(
     "billing_consumer_retries_total", "Batches retried after a handler or database error", ["consumer"]
 )
 OUTBOX_PUBLISHED = Counter("billing_outbox_published_total", "Outbox rows published to Kafka", ["schema"])
-OUTBOX_BACKLOG = Gauge("billing_outbox_backlog", "Outbox rows waiting at the last relay pass", ["schema"])
+OUTBOX_BACKLOG = Gauge("billing_outbox_backlog", "Outbox rows waiting when the last relay pass began", ["schema"])
 HTTP_REQUESTS = Histogram(
     "billing_http_request_seconds", "HTTP requests by route and status", ["method", "route", "status"]
 )

@@ -42,6 +42,7 @@ class OutboxRelay:
         self.retention_days = retention_days
         self.purge_every_seconds = purge_every_seconds
         self._next_purge = 0.0  # the leader purges published rows older than the retention, now and then
+        self._next_count, self._backlog = 0.0, 0  # the backlog is counted at most once a second (backlog_at)
         self._wake = asyncio.Event()
         self._leader: asyncpg.Connection | None = None
 
@@ -78,8 +79,8 @@ class OutboxRelay:
                 "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
                 self.batch_size,
             )
+        OUTBOX_BACKLOG.labels(self.schema).set(await self._backlog_at(len(rows)))
         if not rows:
-            OUTBOX_BACKLOG.labels(self.schema).set(0)
             return 0
         await asyncio.gather(*[ack for topic, partition, group in await self._by_partition(rows)
                                for ack in await self._send_in_batches(topic, partition, group)])
@@ -88,7 +89,22 @@ class OutboxRelay:
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
             )
         OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
+        self._backlog -= len(rows)
         return len(rows)
+
+    async def _backlog_at(self, fetched: int) -> int:
+        """The rows waiting as this pass begins: what it fetched, or with a full batch (more may wait) a count of
+        the pending rows, taken at most once a second while a backlog lasts (counting every pass of a long
+        backlog would slow its draining); between counts, the last count less what was sent since."""
+        if fetched < self.batch_size:
+            self._backlog = fetched
+            return fetched
+        now = time.monotonic()
+        if now >= self._next_count:
+            async with self.pool.acquire() as conn:
+                self._backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            self._next_count = now + 1.0
+        return max(self._backlog, fetched)
 
     async def _by_partition(self, rows: list[asyncpg.Record]) -> list[tuple[str, int, list[asyncpg.Record]]]:
         """Rows grouped by destination partition, id order kept inside each group. The partition is the

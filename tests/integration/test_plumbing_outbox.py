@@ -110,3 +110,33 @@ async def test_the_relay_purges_published_rows_past_the_retention_and_keeps_the_
     finally:
         await producer.stop()
         await pool.close()
+
+
+async def test_the_backlog_gauge_counts_the_rows_waiting_when_a_pass_starts(infra, database_url, topic_prefix):
+    """`billing_outbox_backlog` (on /metrics, read by `billing-link status`) was only ever set to 0; a pass with a
+    full batch counts what waits beyond it."""
+    from prometheus_client import REGISTRY
+
+    names = TopicNames(topic_prefix)
+    await ensure_topics(infra.kafka_bootstrap, names.all(), partitions=3)
+    pool = await create_pool(database_url, "backlogtest", max_size=4)
+    await migrate(pool, "backlogtest", None)
+    producer = make_producer(infra.kafka_bootstrap)
+    await producer.start()
+    relay = OutboxRelay(pool, producer, schema="backlogtest", batch_size=10)
+    uow = UnitOfWork(pool, names)
+
+    def backlog() -> float | None:
+        return REGISTRY.get_sample_value("billing_outbox_backlog", {"schema": "backlogtest"})
+    try:
+        for seq in range(25):
+            async with uow.begin() as tx:
+                tx.publish(BILLING_SYNC, progress("writer", "org-a", seq))
+        seen = []
+        for _ in range(4):
+            await relay.publish_once()
+            seen.append(backlog())
+    finally:
+        await producer.stop()
+        await pool.close()
+    assert seen == [25, 15, 5, 0]
