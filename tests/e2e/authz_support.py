@@ -95,6 +95,8 @@ class AuthzWorld:
     delivery_id: str = ""
     reconciliation_id: str = ""
     drift_id: str = ""  # a drift of that reconciliation, explained already (so acting on it again is a 409)
+    webhook_id: str = ""  # an outbound webhook subscription (to sync.started and payment.succeeded)
+    webhook_message_id: str = ""  # one of its messages
     bearer: dict[str, str | None] = field(default_factory=dict)
 
     async def reconcile(self) -> None:
@@ -114,6 +116,13 @@ class AuthzWorld:
 
     def url(self, service: str) -> str:
         return self.system.urls[service]
+
+    async def subscribe_webhook(self) -> str:
+        """A subscription whose receiver refuses (notifications' own /health takes no POST): its messages wait."""
+        created = await self.ok("notifications", "POST", "/v1/webhooks/subscriptions", {
+            "url": self.url("notifications") + "/health", "event_types": ["sync.started", "payment.succeeded"]},
+            expect=201)
+        return created["subscription_id"]
 
     def mint_bearers(self) -> None:
         """Machine tokens, and identities signed exactly as the portal signs them (IDENTITY_KEY)."""
@@ -188,6 +197,7 @@ class AuthzWorld:
 
     async def build(self) -> None:
         self.mint_bearers()
+        self.webhook_id = await self.subscribe_webhook()  # before the sync run and the payments it will carry
         await seed_customer(self.sims, 678, "Acme Dental", 901)
         await seed_customer(self.sims, 679, "Birch Legal", 903)
         await self.sims.psa_call("POST", "/_sim/contacts", {
@@ -233,6 +243,11 @@ class AuthzWorld:
             await conn.close()
 
         await self.reconcile()
+
+        async def message() -> str | None:
+            page = await self.ok("notifications", "GET", f"/v1/webhooks/subscriptions/{self.webhook_id}/messages")
+            return page["items"][0]["message_id"] if page["items"] else None
+        self.webhook_message_id = await eventually(message, timeout=60, interval=0.3)
 
         async def delivered() -> str | None:  # the receipt of a payment, emailed to the SMTP sink
             page = await self.ok("notifications", "GET", "/v1/deliveries?status=delivered")

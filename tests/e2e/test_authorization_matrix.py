@@ -41,7 +41,8 @@ Body = Callable[[AuthzWorld, Principal, str], Any]
 class Route:
     roles: tuple[str, ...]  # who may call it (admin may do whatever a manager may)
     ids: str | None = None  # the kind of object its path names: org, invoice, payment, method, run, delivery,
-    #                         integration; "body:invoice" for the invoice named in the body; None: no id
+    #                         integration, webhook, webhook_message; "body:invoice" for the invoice named in
+    #                         the body; None: no id
     own: int = 200  # an allowed principal on its own object (or the route's only cell)
     missing: int = 404  # staff on a missing id (a search filter that matches nothing: an empty page)
     body: Body | None = None
@@ -162,6 +163,19 @@ TABLE: dict[tuple[str, str, str], Route] = {
     (N, "PUT", "/v1/settings/reminders"): Route(ADMIN, own=422, body=_bad, note="422 body"),
     (N, "GET", "/v1/settings/ticketing"): Route(ADMIN),
     (N, "PUT", "/v1/settings/ticketing"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (N, "POST", "/v1/webhooks/subscriptions"): Route(ADMIN, own=422, body=_bad, note="422 body"),
+    (N, "GET", "/v1/webhooks/subscriptions"): Route(ADMIN),
+    (N, "GET", "/v1/webhooks/subscriptions/{subscription_id}"): Route(ADMIN, "webhook"),
+    (N, "PATCH", "/v1/webhooks/subscriptions/{subscription_id}"): Route(
+        ADMIN, "webhook", body=lambda *_: {"enabled": True}, note="enabled already: stays so"),
+    (N, "DELETE", "/v1/webhooks/subscriptions/{subscription_id}"): Route(
+        ADMIN, "webhook", 204, serial=True, note="a fresh subscription for each allowed cell"),
+    (N, "POST", "/v1/webhooks/subscriptions/{subscription_id}/rotate-secret"): Route(ADMIN, "webhook"),
+    (N, "GET", "/v1/webhooks/subscriptions/{subscription_id}/messages"): Route(ADMIN, "webhook"),
+    (N, "POST", "/v1/webhooks/subscriptions/{subscription_id}/replay"): Route(
+        ADMIN, "webhook", body=lambda *_: {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
+        note="a range with no messages: replayed 0"),
+    (N, "POST", "/v1/webhooks/messages/{message_id}/replay"): Route(ADMIN, "webhook_message"),
 }
 ORG_SCOPED = {"org", "invoice", "payment", "method", "body:invoice", "query:org"}
 _IMPLIED = {"admin": {"admin", "manager"}, "manager": {"manager"}, "client": {"client"}}
@@ -247,6 +261,10 @@ async def fill(world: AuthzWorld, route: Route, path: str, org: str | None, fres
         return one(world.drift_id if org else str(uuid.uuid4()))
     if kind == "integration":
         return one("quickbooks" if org else "nosuch")
+    if kind == "webhook":
+        return one((await world.subscribe_webhook() if fresh else world.webhook_id) if org else str(uuid.uuid4()))
+    if kind == "webhook_message":
+        return one(world.webhook_message_id if org else str(uuid.uuid4()))
     raise AssertionError(f"no id kind {kind}")
 
 
