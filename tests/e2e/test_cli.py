@@ -102,6 +102,8 @@ async def test_the_cli_follows_a_sync_reports_status_finds_a_payment_and_replays
             "sync": True, "payments": True, "notifications": True, "portal": True}
         assert status["kafka_error"] is None
         assert set(status["dead_letters"].values()) == {0}
+        assert all(isinstance(status["services"][name]["outbox_backlog"], int)
+                   for name in ("sync", "payments", "notifications")), status["services"]
         assert status["consumer_lag"] and all(lag >= 0 for topics in status["consumer_lag"].values()
                                               for lag in topics.values())
 
@@ -177,6 +179,35 @@ async def test_the_cli_follows_a_sync_reports_status_finds_a_payment_and_replays
         assert headers["replayed_from"] == \
             f"{names.dlq(BILLING_PAYMENTS)}:{letter['partition']}:{letter['offset']}".encode()
         assert "error" not in headers and "source_offset" not in headers
+
+
+async def test_the_demo_seeds_the_simulators_and_walks_a_payment_to_accounting_and_the_psa(infra, system,
+                                                                                          topic_prefix):
+    await ensure_topics(infra.kafka_bootstrap, TopicNames(topic_prefix).all())
+    async with simulators() as sims, gateway(system):
+        await asyncio.gather(system.start("sync"), system.start("payments"))
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
+               "SYNC_URL": system.urls["sync"], "PAYMENTS_URL": system.urls["payments"],
+               "PSA_SIM_URL": sims.psa.url, "ACCOUNTING_SIM_URL": sims.accounting_url,
+               "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "KAFKA_TOPIC_PREFIX": topic_prefix,
+               "BILLING_LINK_TOKEN": ADMIN}
+        walked = await cli_json(env, "demo")
+        assert walked["seeded"] is True and walked["sync_run"]["status"] == "completed"
+        payment = walked["payment"]
+        # the smallest of the demo's invoices of Acme Dental (deploy/devstack/demo.py), paid in full
+        assert (payment["status"], payment["applications"]) == \
+            ("succeeded", [{"invoice_id": "autotask:5003", "amount": "99.00"}])
+        [booked] = [p for p in await sims.acct_call("GET", "/_sim/payments")
+                    if p["PaymentRefNum"] == payment["transaction_id"]]
+        assert (booked["Id"], booked["TotalAmt"]) == (walked["written_back"]["accounting_payment_id"], 99.0)
+        assert (await sims.psa_call("GET", "/_sim/invoices/5003"))["paidDate"]
+        companies = {c["id"] for c in await sims.psa_call("GET", "/_sim/companies")}
+        assert {678, 679, 680} <= companies
+
+        # a second demo keeps the world (seeded once) and pays the next smallest invoice of Acme Dental
+        again = await cli_json(env, "demo")
+        assert again["seeded"] is False
+        assert again["payment"]["applications"] == [{"invoice_id": "autotask:5002", "amount": "480.00"}]
 
 
 async def _record_at(bootstrap: str, topic: str, partition: int, offset: int):  # type: ignore[no-untyped-def]
