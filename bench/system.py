@@ -355,6 +355,17 @@ async def wait_for(look: Any, wanted: set[str], limit: float, every: float = 1.0
         await asyncio.sleep(every)
 
 
+async def calls_per_payment(http: aiohttp.ClientSession, stack: Stack, payments: int) -> dict[str, Any]:
+    """The calls the simulators counted since the timed window began: what a payment costs the
+    accounting realm's budget (500 a minute) and the PSA's."""
+    books = await call(http, "GET", f"{stack.url('accounting')}/_sim/requests")
+    psa = await call(http, "GET", f"{stack.url('psa')}/_sim/requests")
+    return {"accounting_calls_per_payment": round(books["total"] / payments, 2),
+            "accounting_calls": books["counts"], "accounting_throttled": books["throttled"],
+            "psa_calls_per_payment": round(psa["total"] / payments, 2),
+            "psa_calls": {entity: sum(methods.values()) for entity, methods in psa.get("by_entity", {}).items()}}
+
+
 # -- figures -----------------------------------------------------------------------------------------
 def quantile(values: Iterable[float], q: float) -> float | None:
     ordered = sorted(values)
@@ -434,6 +445,9 @@ def report(f: dict[str, Any], cpu: dict[str, Any], args: argparse.Namespace) -> 
           f"({'drained' if f['writeback_drained'] else 'NOT drained: time limit'})")
     print(f"  approval -> accounting p50 / p99                   {f['approval_to_accounting_p50_ms']} / "
           f"{f['approval_to_accounting_p99_ms']} ms")
+    print(f"  accounting calls per payment                       {f['accounting_calls_per_payment']}   "
+          f"({f['accounting_throttled']} throttled; {f['accounting_calls']})")
+    print(f"  PSA calls per payment                              {f['psa_calls_per_payment']}   ({f['psa_calls']})")
     print(f"\n  CPU ms per payment: until completed ({cpu['window_s']} s; cores: the share of one core then),")
     print(f"  and after, until the write-back drained ({cpu['drain_window_s']} s from the start), above idle")
     print(f"  {'process':<16} {'ms/payment':>11} {'after':>8} {'cores':>7} {'idle cores':>11}")
@@ -483,6 +497,8 @@ async def timed(http: aiohttp.ClientSession, stack: Stack, world: World, args: a
     await asyncio.sleep(IDLE_SECONDS)  # what each process costs doing nothing: polling loops, the broker
     before = CpuSample.take(pids)
     idle = before.minus(quiet)
+    for sim in ("accounting", "psa"):  # count the timed window's calls only
+        await call(http, "DELETE", f"{stack.url(sim)}/_sim/requests")
     start = time.time()
     print(f"timed: {args.payments} payments ...", flush=True)
     paid = await drive(http, stack.url("payments"), [world.body(n) for n in range(WARM_UP, world.invoices)],
@@ -494,6 +510,7 @@ async def timed(http: aiohttp.ClientSession, stack: Stack, world: World, args: a
     books = await wait_for(lambda: written_back(http, stack), wanted, args.drain_limit, every=2.0)
     drained_cpu, drained_at = CpuSample.take(pids).minus(before), time.time()
     f = figures(start, paid, mail, ticket, books, drained_at)
+    f.update(await calls_per_payment(http, stack, len(paid)))
     windows = Windows(idle, IDLE_SECONDS, completed_cpu, completed_at - start, drained_cpu, drained_at - start)
     report(f, cpu_table(windows, len(paid)), args)
 
