@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,7 @@ async def test_the_cli_follows_a_sync_reports_status_finds_a_payment_and_replays
 async def test_the_demo_seeds_the_simulators_and_walks_a_payment_to_accounting_and_the_psa(infra, system,
                                                                                           topic_prefix):
     await ensure_topics(infra.kafka_bootstrap, TopicNames(topic_prefix).all())
+    system.env.update(RECONCILIATION_POLL_SECONDS="0.3", RECONCILIATION_NIGHTLY_ENABLED="false")
     async with simulators() as sims, gateway(system):
         await asyncio.gather(system.start("sync"), system.start("payments"))
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
@@ -208,6 +210,14 @@ async def test_the_demo_seeds_the_simulators_and_walks_a_payment_to_accounting_a
         again = await cli_json(env, "demo")
         assert again["seeded"] is False
         assert again["payment"]["applications"] == [{"invoice_id": "autotask:5002", "amount": "480.00"}]
+
+        # reconcile --follow: today's report, clean (exit 0); once the books lose a payment, a drift (exit 1)
+        today = datetime.now(UTC).date().isoformat()
+        clean = await cli_json(env, "reconcile", "--from", today, "--to", today, "--follow")
+        assert (clean["run"]["status"], clean["run"]["books"]["state"], clean["drifts"]) == ("completed", "checked", [])
+        await sims.acct_call("POST", f"/_sim/payments/{booked['Id']}/delete")
+        drifted = await cli_json(env, "reconcile", "--from", today, "--to", today, "--follow", expect=1)
+        assert [(d["payment_id"], d["state"]) for d in drifted["drifts"]] == [(payment["payment_id"], "open")]
 
 
 async def _record_at(bootstrap: str, topic: str, partition: int, offset: int):  # type: ignore[no-untyped-def]

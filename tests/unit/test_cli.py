@@ -127,3 +127,26 @@ def test_tables_and_verdicts_of_payments_and_reconciliation():
     assert reconciliation_clean({"run": run})
     assert not reconciliation_clean({"run": {**run, "open_count": 1}})
     assert not reconciliation_clean({"run": {**run, "books": {"state": "failed"}}})
+
+
+def test_payment_dead_letter_and_drift_tables_render_what_the_apis_answer():
+    from billing_cli.output import dead_letters_table, payment_tables, reconciliation_tables
+
+    console = Console(record=True, width=200)
+    for table in payment_tables({"payment_id": "p1", "status": "succeeded", "method": {"type": "echeck"},
+                                 "applications": [{"invoice_id": "autotask:5003", "amount": "99.00"}],
+                                 "transactions": [{"type": "sale", "amount": "99.00", "at": "t", "transaction_id": "x9"}]}):
+        console.print(table)
+    console.print(dead_letters_table([{"topic": "billing.payments.v1", "partition": 1, "offset": 4,
+                                       "consumer": "sync-payment-writeback", "source_partition": 2, "source_offset": 7,
+                                       "error": "invalid event"}], {"billing.payments.v1": 1}))
+    run = {"run_id": "r1", "status": "completed", "period_start": "a", "period_end": "b", "drift_count": 1,
+           "open_count": 1, "gateway": {"state": "checked"}, "books": {"state": "failed", "failure": "no books"}}
+    for table in reconciliation_tables({"run": run, "drifts": [{
+            "code": "ledger_payment_missing_in_accounting", "state": "open", "organization_id": "autotask:678",
+            "payment_id": "p1", "invoice_id": None, "amount": "99.00", "currency": "USD", "summary": "gone"}]}):
+        console.print(table)
+    text = console.export_text()
+    for expected in ("autotask:5003", "x9", "sync-payment-writeback", "p2@7", "Dead letters (1)", "no books",
+                     "ledger_payment_missing_in_accounting", "99.00 USD", "Drifts (1, open 1)"):
+        assert expected in text, expected
