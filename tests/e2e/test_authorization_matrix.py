@@ -447,6 +447,14 @@ PAGES: dict[tuple[str, str], Page] = {
     ("GET", "/payments/{payment_id}"): Page(STAFF_OR_CLIENT, "payment"),
     ("GET", "/payments/{payment_id}/{action:apply|refund|cancel}"): Page(STAFF, "payment"),
     ("POST", "/payments/{payment_id}/{action:apply|refund|cancel}"): Page(STAFF, "payment", own=None),
+    ("GET", "/webhooks"): Page(ADMIN),
+    ("POST", "/webhooks"): Page(ADMIN, own=None),
+    ("GET", "/webhooks/{subscription_id}"): Page(ADMIN, "webhook"),
+    ("POST", "/webhooks/{subscription_id}/enabled"): Page(ADMIN, "webhook", own=None),
+    ("POST", "/webhooks/{subscription_id}/rotate"): Page(ADMIN, "webhook", own=None),
+    ("POST", "/webhooks/{subscription_id}/delete"): Page(ADMIN, "webhook", own=None),
+    ("POST", "/webhooks/{subscription_id}/replay"): Page(ADMIN, "webhook", own=None),
+    ("POST", "/webhooks/messages/{message_id}/replay"): Page(ADMIN, "webhook_message", own=None),
 }
 PEOPLE = (Principal("no session", None), Principal("staff admin", "admin"), Principal("staff manager", "manager"),
           Principal("client A", "client", "A"), Principal("client B", "client", "B"),
@@ -480,7 +488,8 @@ def page_expected(page: Page, who: Principal, kind: str | None) -> int | None:
 
 
 def page_kinds(page: Page) -> tuple[str | None, ...]:
-    return (None,) if page.ids is None else ("own", "missing") if page.ids in ("run", "reconciliation", "drift") \
+    return (None,) if page.ids is None else ("own", "missing") \
+        if page.ids in ("run", "reconciliation", "drift", "webhook", "webhook_message") \
         else ("own", "other", "missing")
 
 
@@ -493,7 +502,9 @@ async def page_path(world: AuthzWorld, page: Page, path: str, org: str | None, f
               "action": "refund", "token": "no-such-invitation", "profile_id": str(uuid.uuid4()),
               "user_id": str(uuid.uuid4()),
               "reconciliation_id": world.reconciliation_id if org else str(uuid.uuid4()),
-              "drift_id": world.drift_id if org else str(uuid.uuid4())}
+              "drift_id": world.drift_id if org else str(uuid.uuid4()),
+              "subscription_id": world.webhook_id if org else str(uuid.uuid4()),
+              "message_id": world.webhook_message_id if org else str(uuid.uuid4())}
     filled = re.sub(r"{(\w+)(:[^{}]*(?:{\d+}[^{}]*)*)?}", lambda m: values[m.group(1)], path)
     return f"{filled}?{page.query.format(**values)}" if page.query else filled
 
