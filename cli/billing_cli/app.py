@@ -16,14 +16,17 @@ Url = Annotated[str | None, typer.Option(show_default=False)]
 
 @app.callback()
 def main_options(ctx: typer.Context,
-                 sync_url: Annotated[str | None, typer.Option(help="Default $SYNC_URL or http://127.0.0.1:8081.")] = None,
+                 sync_url: Annotated[str | None, typer.Option(
+                     help="Default $SYNC_URL or http://127.0.0.1:8081.")] = None,
                  payments_url: Annotated[str | None, typer.Option(help="Default $PAYMENTS_URL or :8082.")] = None,
-                 notifications_url: Annotated[str | None, typer.Option(help="Default $NOTIFICATIONS_URL or :8083.")] = None,
+                 notifications_url: Annotated[str | None, typer.Option(
+                     help="Default $NOTIFICATIONS_URL or :8083.")] = None,
                  portal_url: Annotated[str | None, typer.Option(help="Default $PORTAL_URL or :8080.")] = None,
                  psa_sim_url: Annotated[str | None, typer.Option(help="Default $PSA_SIM_URL or :9101 (demo).")] = None,
                  accounting_sim_url: Annotated[str | None, typer.Option(
                      help="Default $ACCOUNTING_SIM_URL or :9102 (demo).")] = None,
-                 kafka: Annotated[str | None, typer.Option(help="Default $KAFKA_BOOTSTRAP_SERVERS or localhost:9092.")] = None,
+                 kafka: Annotated[str | None, typer.Option(
+                     help="Default $KAFKA_BOOTSTRAP_SERVERS or localhost:9092.")] = None,
                  topic_prefix: Annotated[str | None, typer.Option(help="Default $KAFKA_TOPIC_PREFIX or none.")] = None,
                  token: Annotated[str | None, typer.Option(
                      help="Bearer token; default $BILLING_LINK_TOKEN or make up's admin token.")] = None) -> None:

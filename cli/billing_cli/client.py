@@ -65,7 +65,8 @@ class Api:
         return await self.call("payments", "GET", f"/v1/payments/{payment_id}")
 
     async def invoices(self, organization_id: str) -> list[dict[str, Any]]:
-        return (await self.call("payments", "GET", "/v1/invoices", params={"organization_id": organization_id}))["items"]
+        page = await self.call("payments", "GET", "/v1/invoices", params={"organization_id": organization_id})
+        return page["items"]
 
     async def pay(self, body: dict[str, Any]) -> tuple[int, Any]:
         return await self.request("payments", "POST", "/v1/payments", body,

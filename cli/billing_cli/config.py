@@ -26,7 +26,8 @@ class Config:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
         env = dict(os.environ if env is None else env)
-        urls = {name: env.get(f"{name.upper()}_URL") or f"http://127.0.0.1:{port}" for name, port in SERVICE_PORTS.items()}
+        urls = {name: env.get(f"{name.upper()}_URL") or f"http://127.0.0.1:{port}"
+                for name, port in SERVICE_PORTS.items()}
         urls |= {name: env.get(f"{name.upper()}_SIM_URL") or f"http://127.0.0.1:{port}"
                  for name, port in SIMULATOR_PORTS.items()}
         return cls(urls={k: v.rstrip("/") for k, v in urls.items()},

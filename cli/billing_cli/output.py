@@ -55,7 +55,8 @@ def status_tables(report: dict[str, Any]) -> list[Table]:
     for column in ("service", "health", "checks", "outbox backlog"):
         services.add_column(column)
     for name, s in report["services"].items():
-        health = "[green]ok[/]" if s["healthy"] else ("[red]unreachable[/]" if s["status"] is None else "[red]unhealthy[/]")
+        health = ("[green]ok[/]" if s["healthy"]
+                  else "[red]unreachable[/]" if s["status"] is None else "[red]unhealthy[/]")
         checks = ", ".join(f"{k}: {v}" for k, v in (s.get("checks") or {}).items()) or s.get("error") or ""
         backlog = s.get("outbox_backlog")
         services.add_row(name, health, checks, "-" if backlog is None else str(backlog))
@@ -110,8 +111,8 @@ def payment_tables(p: dict[str, Any]) -> list[Table]:
     facts = Table(title=f"Payment {p['payment_id']}", show_header=False)
     facts.add_column("field", style="bold")
     facts.add_column("value")
-    for field in ("status", "organization_id", "contact_id", "environment", "currency", "sale_amount",
-                  "applied_amount", "unapplied_amount", "refund_amount", "transaction_id", "order_id", "failure_reason"):
+    for field in ("status", "organization_id", "contact_id", "environment", "currency", "sale_amount", "applied_amount",
+                  "unapplied_amount", "refund_amount", "transaction_id", "order_id", "failure_reason"):
         if p.get(field) is not None:
             facts.add_row(field, _status(p[field]) if field == "status" else str(p[field]))
     facts.add_row("method", _method(p.get("method")))
@@ -158,7 +159,8 @@ def dead_letters_table(letters: list[dict[str, Any]], counts: dict[str, int] | N
 
 def reconciliation_tables(report: dict[str, Any]) -> list[Table]:
     run = report["run"]
-    parts = Table(title=f"Reconciliation {run['run_id']} ({run['status']}, {run['period_start']} to {run['period_end']})")
+    period = f"{run['period_start']} to {run['period_end']}"
+    parts = Table(title=f"Reconciliation {run['run_id']} ({run['status']}, {period})")
     for column in ("part", "state", "failure"):
         parts.add_column(column)
     for name in ("gateway", "books"):

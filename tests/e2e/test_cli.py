@@ -135,7 +135,8 @@ async def test_the_cli_follows_a_sync_reports_status_finds_a_payment_and_replays
             await producer.stop()
 
         # each group that takes the topic parks its own copy; wait for all of them, so the dry run is measured still
-        takers = {g for g, topics in (await cli_json(env, "status"))["consumer_lag"].items() if BILLING_PAYMENTS in topics}
+        lag = (await cli_json(env, "status"))["consumer_lag"]
+        takers = {group for group, topics in lag.items() if BILLING_PAYMENTS in topics}
         assert {"sync-payment-writeback", "notifications-payments"} <= takers, takers
 
         async def parked() -> dict | None:

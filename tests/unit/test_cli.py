@@ -48,7 +48,8 @@ def test_configuration_defaults_match_make_up_and_flags_win():
     assert (config.kafka, config.topic_prefix, config.token) == ("localhost:9092", "", "demo-admin-token")
     config = Config.from_env({"SYNC_URL": "http://sync:1/", "BILLING_LINK_TOKEN": "env-token",
                               "KAFKA_BOOTSTRAP_SERVERS": "k:1", "KAFKA_TOPIC_PREFIX": "p."})
-    assert (config.urls["sync"], config.token, config.kafka, config.topic_prefix) == ("http://sync:1", "env-token", "k:1", "p.")
+    assert (config.urls["sync"], config.token, config.kafka, config.topic_prefix) == \
+        ("http://sync:1", "env-token", "k:1", "p.")
     flagged = config.override(urls={"sync": "http://other:2", "payments": None}, kafka=None, topic_prefix="",
                               token="flag-token")
     assert (flagged.urls["sync"], flagged.urls["payments"]) == ("http://other:2", "http://127.0.0.1:8082")
@@ -135,7 +136,8 @@ def test_payment_dead_letter_and_drift_tables_render_what_the_apis_answer():
     console = Console(record=True, width=200)
     for table in payment_tables({"payment_id": "p1", "status": "succeeded", "method": {"type": "echeck"},
                                  "applications": [{"invoice_id": "autotask:5003", "amount": "99.00"}],
-                                 "transactions": [{"type": "sale", "amount": "99.00", "at": "t", "transaction_id": "x9"}]}):
+                                 "transactions": [{"type": "sale", "amount": "99.00", "at": "t",
+                                                   "transaction_id": "x9"}]}):
         console.print(table)
     console.print(dead_letters_table([{"topic": "billing.payments.v1", "partition": 1, "offset": 4,
                                        "consumer": "sync-payment-writeback", "source_partition": 2, "source_offset": 7,

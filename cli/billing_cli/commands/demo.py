@@ -87,13 +87,15 @@ async def _written_back(client: Api, out: Output, payment: dict[str, Any], timeo
     """Wait until accounting holds the payment (by the gateway's transaction id) and the PSA invoice has a paid date."""
     out.note(f"payment {payment['payment_id']} {payment['status']}; waiting for the write-back ...")
     if payment["status"] != "succeeded":
-        raise CheckFailed(f"the demo payment {payment['status']}: {payment.get('failure_reason')}", {"payment": payment})
+        raise CheckFailed(f"the demo payment {payment['status']}: {payment.get('failure_reason')}",
+                          {"payment": payment})
     external_ids = [a["invoice_id"].split(":", 1)[1] for a in payment["applications"]]
     deadline = time.monotonic() + timeout
     while True:
         booked = [p for p in await client.simulator("accounting", "GET", "/_sim/payments")
                   if p.get("PaymentRefNum") == payment["transaction_id"]]
-        paid_dates = [(await client.simulator("psa", "GET", f"/_sim/invoices/{i}")).get("paidDate") for i in external_ids]
+        paid_dates = [(await client.simulator("psa", "GET", f"/_sim/invoices/{i}")).get("paidDate")
+                      for i in external_ids]
         if booked and all(paid_dates):
             out.note(f"in accounting as payment {booked[0].get('Id')}; PSA paid date {paid_dates[0]}")
             return {"accounting_payment_id": booked[0].get("Id"), "psa_paid_dates": paid_dates}

@@ -68,7 +68,8 @@ def replay(ctx: typer.Context, topic: Topic,
            offset: Annotated[int | None, typer.Option(min=0, help="Replay the message at this .dlq offset.")] = None,
            partition: Partition = None,
            all_: Annotated[bool, typer.Option("--all", help="Replay every message in the topic's .dlq.")] = False,
-           dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be replayed; send nothing.")] = False,
+           dry_run: Annotated[bool, typer.Option("--dry-run",
+                                                 help="Say what would be replayed; send nothing.")] = False,
            yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
            as_json: Json = False) -> None:
     """Send dead letters back to their source topic, key and value unchanged (consumers deduplicate by
@@ -89,7 +90,8 @@ def replay(ctx: typer.Context, topic: Topic,
             out.emit(plan, lambda c: _render_plan(c, plan, "would replay" if dry_run else "nothing to replay"))
             return 0
         if not yes:
-            _confirm(out, f"Replay {len(sendable)} message(s) from {broker.names.dlq(source)} to {broker.names(source)}?")
+            _confirm(out, f"Replay {len(sendable)} message(s) from {broker.names.dlq(source)} "
+                          f"to {broker.names(source)}?")
         await broker.replay(sendable)
         plan["replayed"] = len(sendable)
         out.emit(plan, lambda c: _render_plan(c, plan, "replayed"))

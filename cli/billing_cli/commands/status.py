@@ -40,7 +40,8 @@ async def gather(config: Config) -> dict[str, Any]:
     report: dict[str, Any] = {"services": services, "kafka": config.kafka, "kafka_error": None,
                               "consumer_lag": {}, "dead_letters": {}}
     try:
-        report["consumer_lag"], report["dead_letters"] = await asyncio.gather(broker.consumer_lag(), broker.dlq_counts())
+        report["consumer_lag"], report["dead_letters"] = await asyncio.gather(broker.consumer_lag(),
+                                                                              broker.dlq_counts())
     except Unreachable as exc:
         report["kafka_error"] = exc.message
     return report

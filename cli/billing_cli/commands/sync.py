@@ -41,7 +41,8 @@ def now(ctx: typer.Context,
             out.note(f"following sync run {started['run_id']} ...")
             final = await (_wait(client, started["run_id"], timeout) if out.as_json
                            else _follow(client, started["run_id"], timeout, out))
-        out.emit(final, lambda c: [c.print(line, highlight=False) for line in [*sync_counts(final), sync_verdict(final)]])
+        lines = [*sync_counts(final), sync_verdict(final)]
+        out.emit(final, lambda c: [c.print(line, highlight=False) for line in lines])
         return OK if final["status"] == "completed" else FAILED
 
     run(as_json, work)
