@@ -36,10 +36,13 @@ async def uow(database_url) -> AsyncIterator[UnitOfWork]:
 
 
 async def consume(uow: UnitOfWork, *events) -> None:  # type: ignore[no-untyped-def]
-    handlers = {t: h for spec in consumers(Intake()) for t, h in spec.handlers.items()}
+    """Each event through every consumer group that takes its type (notifications-webhooks takes them all)."""
+    specs = consumers(Intake())
     for event in events:
-        async with uow.begin() as tx:
-            await handlers[event.event_type](tx, event)
+        for spec in specs:
+            if (handler := spec.handlers.get(event.event_type)) is not None:
+                async with uow.begin() as tx:
+                    await handler(tx, event)
 
 
 def due_invoice(invoice_id: str, number: str, total: str = "500.00", **kw) -> InvoiceSynced:  # type: ignore[no-untyped-def]
