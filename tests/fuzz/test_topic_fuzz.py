@@ -36,6 +36,7 @@ from billing_shared.events.catalog import (
     BILLING_DIRECTORY, BILLING_INVOICES, BILLING_PAYMENTS, BILLING_PORTAL, BILLING_SYNC, EVENTS_BY_TOPIC,
     UPSTREAM_INVOICES,
 )
+from billing_notifications.domain.webhooks import EVENT_TYPES as WEBHOOK_TYPES
 from billing_notifications.entrypoints.consumers import PAYMENT_TYPES, SYNC_TYPES
 from billing_payments.entrypoints.consumers import DIRECTORY_HANDLERS as PAYMENTS_DIRECTORY
 from billing_payments.entrypoints.consumers import AUTOPAY_HANDLERS as PAYMENTS_AUTOPAY
@@ -77,6 +78,10 @@ GROUPS: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
     },
     BILLING_PORTAL: {"notifications-portal": ("notifications", frozenset({"invitation.sent"}))},
 }
+# Outbound webhooks take every type of every billing.* topic.
+for _topic, _groups in GROUPS.items():
+    if _topic != UPSTREAM_INVOICES:
+        _groups["notifications-webhooks"] = ("notifications", frozenset(WEBHOOK_TYPES))
 
 # Mutations every consumer must refuse (dead-letter); the others may be handled or refused.
 REJECT = frozenset({
