@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from billing_cli.errors import CliFailure
 
@@ -97,13 +98,15 @@ def sync_verdict(run: dict[str, Any]) -> str:
 
 def payments_table(items: list[dict[str, Any]]) -> Table:
     table = Table(title=f"Payments ({len(items)})")
-    for column in ("payment", "organization", "status", "amount", "applied", "invoices", "method", "created"):
-        table.add_column(column, justify="right" if column in ("amount", "applied") else "left")
+    # the id is never cut or wrapped (it is copied into `payments show`); the rest wraps in a narrow terminal
+    table.add_column("payment", no_wrap=True)
+    for column in ("status", "amount", "organization", "invoices", "card", "at"):
+        table.add_column(column, justify="right" if column == "amount" else "left", overflow="fold")
     for p in items:
-        table.add_row(p["payment_id"], p.get("organization_id") or "", _status(p.get("status")),
-                      f"{p.get('sale_amount')} {p.get('currency') or ''}".strip(), str(p.get("applied_amount") or ""),
-                      ", ".join(a["invoice_id"] for a in p.get("applications") or []), _method(p.get("method")),
-                      str(p.get("created_at") or (p.get("transactions") or [{}])[0].get("at") or ""))
+        amount = f"{p.get('sale_amount')} {p.get('currency') or ''}".strip()
+        table.add_row(p["payment_id"], _status(p.get("status")), amount,
+                      p.get("organization_id") or "", ", ".join(a["invoice_id"] for a in p.get("applications") or []),
+                      _card(p.get("method")), _minute((p.get("transactions") or [{}])[0].get("at")))
     return table
 
 
@@ -136,6 +139,17 @@ def _method(method: dict[str, Any] | None) -> str:
     return " ".join(str(method[k]) for k in ("type", "brand", "last4") if method.get(k))
 
 
+def _card(method: dict[str, Any] | None) -> str:
+    """Short, for a table row: `visa 1111`, or the type when there is no brand."""
+    if not method:
+        return ""
+    return " ".join(str(method[k]) for k in ("brand", "last4") if method.get(k)) or str(method.get("type") or "")
+
+
+def _minute(at: Any) -> str:
+    return str(at)[:16].replace("T", " ") if at else ""
+
+
 def _status(status: Any) -> str:
     colour = {"succeeded": "green", "failed": "red", "charged_back": "red", "pending": "yellow"}.get(str(status))
     return f"[{colour}]{status}[/]" if colour else str(status)
@@ -157,10 +171,11 @@ def dead_letters_table(letters: list[dict[str, Any]], counts: dict[str, int] | N
 
 # reconciliation
 
-def reconciliation_tables(report: dict[str, Any]) -> list[Table]:
+def reconciliation_tables(report: dict[str, Any]) -> list[Text | Table]:
     run = report["run"]
-    period = f"{run['period_start']} to {run['period_end']}"
-    parts = Table(title=f"Reconciliation {run['run_id']} ({run['status']}, {period})")
+    heading = Text(f"Reconciliation run {run['run_id']}: {run['status']}, {run['period_start']} to {run['period_end']}",
+                   style="bold")
+    parts = Table(title="Parts")
     for column in ("part", "state", "failure"):
         parts.add_column(column)
     for name in ("gateway", "books"):
@@ -173,7 +188,7 @@ def reconciliation_tables(report: dict[str, Any]) -> list[Table]:
         amount = f"{d['amount']} {d.get('currency') or ''}".strip() if d.get("amount") is not None else ""
         drifts.add_row(d["code"], d["state"], d.get("organization_id") or "", d.get("payment_id") or "",
                        d.get("invoice_id") or "", amount, d.get("summary") or "")
-    return [parts, drifts]
+    return [heading, parts, drifts]
 
 
 def reconciliation_clean(report: dict[str, Any]) -> bool:

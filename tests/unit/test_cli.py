@@ -123,7 +123,7 @@ def test_tables_and_verdicts_of_payments_and_reconciliation():
     console = Console(record=True, width=200)
     console.print(payments_table([payment]))
     text = console.export_text()
-    assert "autotask:702" in text and "credit_card visa 1111" in text and "80.00 USD" in text
+    assert "autotask:702" in text and "visa 1111" in text and "80.00 USD" in text and "2026-12-01 10:00" in text
     run = {"gateway": {"state": "checked"}, "books": {"state": "checked"}, "open_count": 0}
     assert reconciliation_clean({"run": run})
     assert not reconciliation_clean({"run": {**run, "open_count": 1}})
