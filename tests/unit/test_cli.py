@@ -31,6 +31,12 @@ def test_an_unreachable_service_exits_3_and_says_so_in_json():
     assert f"payments is unreachable at {CLOSED}" in error["message"]
 
 
+def test_kafka_unreachable_exits_3():
+    result = invoke("--kafka", f"127.0.0.1:{free_port()}", "dlq", "list", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["error"]["message"].startswith("Kafka is unreachable at 127.0.0.1:")
+
+
 def test_bad_usage_exits_2():
     assert invoke("dlq", "replay", "billing.payments.v1").exit_code == 2  # neither --offset nor --all
     assert invoke("dlq", "replay", "billing.payments.v1", "--offset", "1", "--all").exit_code == 2
