@@ -5,6 +5,8 @@ and of a time range come under the same webhook-id; a receiver failing past the 
 subscription disabled and staff a ticket."""
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -233,3 +235,48 @@ async def test_a_receiver_failing_past_the_horizon_gets_its_subscription_disable
         return receiver.event_ids() == [str(event.event_id)]
     await eventually(arrived, timeout=30)
     assert len(await stack.deliveries(type="webhook.subscription_disabled")) == 1
+
+
+async def test_a_hanging_receiver_is_cut_off_by_the_timeout_and_does_not_hold_up_the_others(stack, receiver):
+    hung, release = asyncio.Event(), asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        hung.set()
+        await release.wait()  # until the test ends
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hang", hang)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await stack.start(**{**FAST, "WEBHOOK_TIMEOUT_SECONDS": "1"})
+        stuck = await stack.api("POST", "/v1/webhooks/subscriptions", {
+            "url": f"http://127.0.0.1:{port}/hang", "event_types": ["payment.succeeded"]}, status=201)
+        await subscribe(stack, receiver, "payment.succeeded")
+        first = paid(ORG)
+        await stack.publish(BILLING_PAYMENTS, first)
+        await asyncio.wait_for(hung.wait(), 30)
+        later = [paid(OTHER), paid(ORG)]
+        await stack.publish(BILLING_PAYMENTS, *later)
+        started = time.monotonic()
+
+        async def all_in() -> bool:
+            return len(receiver.got) >= 3
+        await eventually(all_in, timeout=30)
+        print(f"\nthe healthy receiver had its 3 messages {time.monotonic() - started:.2f} s after the later two "
+              "were published, while the other receiver hung")
+        assert receiver.event_ids(ORG) == [str(first.event_id), str(later[1].event_id)]
+        assert receiver.event_ids(OTHER) == [str(later[0].event_id)]
+
+        async def cut_off() -> list[dict[str, Any]]:
+            rows = await messages(stack, stuck["subscription_id"])
+            return [a for r in rows for a in r["attempts"] if a["error"]]
+        attempts = await eventually(cut_off, timeout=30)
+        assert attempts[0]["error"] == "no answer within 1 s" and attempts[0]["status_code"] is None
+        assert 900 <= attempts[0]["duration_ms"] < 5000
+    finally:
+        release.set()
+        await runner.cleanup()
