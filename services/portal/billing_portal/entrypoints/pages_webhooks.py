@@ -4,6 +4,7 @@ notifications': the pages only call its /v1/webhooks API."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -87,7 +88,8 @@ async def subscription(request: web.Request) -> web.Response:
                                           "replay_to": (now + timedelta(minutes=1)).isoformat()})
 
 
-async def _act(request: web.Request, method: str, path: str, body: dict | None, back: str) -> dict | None:
+async def _act(request: web.Request, method: str, path: str, body: dict | None, back: str) -> Any:
+    """Call notifications' webhooks API; a refusal goes back to `back` with its reason, a missing object is 404."""
     who = require(request, "admin")
     try:
         return await deps(request).services.notifications.call(who.identity(), method, API + path, json=body)
@@ -115,7 +117,7 @@ async def rotate(request: web.Request) -> web.Response:
     sub = request.match_info["subscription_id"]
     rotated = await _act(request, "POST", f"/subscriptions/{sub}/rotate-secret", None, f"/webhooks/{sub}")
     await audit(request, "rotated a webhook secret", sub)
-    return page(request, "webhook_secret.html", {"subscription": rotated, "secret": rotated["secret"],  # type: ignore[index]
+    return page(request, "webhook_secret.html", {"subscription": rotated, "secret": rotated["secret"],
                                                  "made": "Secret rotated: the old one no longer signs"})
 
 
@@ -138,7 +140,7 @@ async def replay_range(request: web.Request) -> web.Response:
     done = await _act(request, "POST", f"/subscriptions/{sub}/replay", {"from": since, "to": until},
                       f"/webhooks/{sub}")
     await audit(request, "replayed webhook messages", sub, {"from": since, "to": until})
-    count = done["replayed"]  # type: ignore[index]
+    count = done["replayed"]
     raise redirect(request, f"/webhooks/{sub}", flash=f"{count} message{'s' if count != 1 else ''} sent again")
 
 
