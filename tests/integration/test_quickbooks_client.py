@@ -14,6 +14,7 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestServer
 from billing_simulators.accounting import AccountingSimConfig, create_app
+from billing_simulators.accounting.state import SIM_STATE
 from billing_sync.adapters import quickbooks_json
 from billing_sync.adapters.quickbooks import (
     InvoiceLine,
@@ -243,6 +244,28 @@ async def test_payment_applied_to_an_invoice_lowers_its_balance_and_links_it(qbo
     assert after["Balance"] == Decimal("0.00")
     assert after["LinkedTxn"] == [{"TxnId": payment["Id"], "TxnType": "Payment"}]
     assert after["SyncToken"] == "1"
+
+
+async def test_a_create_sent_again_with_its_requestid_makes_one_payment_and_gets_the_first_answer(
+        sim: Sim, qbo: QuickBooksClient) -> None:
+    """Two processes sending the same create at once (a leader that lost its lock mid-create and the one
+    that took over; found by the chaos harness, seed 47 of RUNS=50) make one payment, as QuickBooks does
+    with the same `requestid`; another requestid is another payment."""
+    customer = await _customer(qbo)
+    invoice = await _invoice(qbo, customer["Id"], "1000.00")
+    sim.server.app[SIM_STATE].config.latency_ms = 200  # both in flight together
+
+    async def create(request_id: str) -> dict[str, Any]:
+        return await qbo.create_payment(customer["Id"], Decimal("382.00"), [(invoice["Id"], Decimal("382.00"))],
+                                        "T-1", "billing-link payment p1", request_id=request_id)
+    first, again = await asyncio.gather(create("intent-1"), create("intent-1"))
+    assert first["Id"] == again["Id"] and first == again
+    assert (await qbo.get("Invoice", invoice["Id"]))["Balance"] == Decimal("618.00")
+    other = await create("intent-2")
+    assert other["Id"] != first["Id"]
+    assert (await qbo.get("Invoice", invoice["Id"]))["Balance"] == Decimal("236.00")
+    with pytest.raises(QuickBooksFault):
+        await create("x" * 51)  # QuickBooks takes at most 50 characters
 
 
 async def test_partial_payments_leave_the_rest_open_and_keep_unapplied_money(qbo: QuickBooksClient) -> None:

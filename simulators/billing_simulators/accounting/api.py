@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,8 @@ from .query_language import parse_error, parse_query
 from .state import ENTITY_BY_PATH, SIM_STATE
 from .timestamps import parse_instant
 from .wire import QboError, decode_body, invalid, qbo_response
+
+REQUEST_ID_MAX = 50
 
 
 def _entity(request: web.Request) -> str:
@@ -39,23 +42,36 @@ async def invoice_pdf(request: web.Request) -> web.Response:
 
 
 async def write_entity(request: web.Request) -> web.Response:
-    """Create, update, delete and void share one URL; the query string says which."""
+    """Create, update, delete and void share one URL; the query string says which. A `requestid` seen
+    before gets the answer it got then, and nothing is written again."""
     entity = _entity(request)
     body = decode_body(await request.text())
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object")
-    books = request.app[SIM_STATE].books
+    state = request.app[SIM_STATE]
+    request_id = request.query.get("requestid")
+    if request_id is not None and not 0 < len(request_id) <= REQUEST_ID_MAX:
+        raise invalid(f"requestid must be 1 to {REQUEST_ID_MAX} characters")
+    if request_id is not None and request_id in state.answered:
+        return qbo_response(state.answered[request_id])
+    answer = _write(request, entity, body, state.books)
+    if request_id is not None:
+        state.answered[request_id] = copy.deepcopy(answer)  # the answer as it was, whatever changes later
+    return qbo_response(answer)
+
+
+def _write(request: web.Request, entity: str, body: dict, books: Any) -> dict:
     operation = request.query.get("operation", "").lower()
     include = request.query.get("include", "").lower()
     if operation == "delete":
-        return qbo_response({entity: books.delete(entity, body)})
+        return {entity: books.delete(entity, body)}
     if operation == "void" or (operation == "update" and include == "void"):
-        return qbo_response({entity: books.void(entity, body)})
+        return {entity: books.void(entity, body)}
     if operation not in ("", "create", "update"):
         raise invalid(f"Unknown operation {operation!r}")
     if body.get("Id") is not None:
-        return qbo_response({entity: books.update(entity, body)})
-    return qbo_response({entity: books.create(entity, body)})
+        return {entity: books.update(entity, body)}
+    return {entity: books.create(entity, body)}
 
 
 async def run_query(request: web.Request) -> web.Response:

@@ -46,6 +46,9 @@ class SimState:
     faults: FaultInjector = field(default_factory=FaultInjector)
     requests: RequestCounter = field(default_factory=RequestCounter)
     elsewhere_payments: int = 0
+    # QuickBooks Online's `requestid`: a write sent again with the same id (per company) gets the first answer
+    # and changes nothing (Intuit, "Request ID"; at most 50 characters). Kept for the simulator's lifetime.
+    answered: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def create(cls, config: AccountingSimConfig) -> SimState:
@@ -67,6 +70,7 @@ class SimState:
         self.faults.reset()
         self.requests.reset()
         self.elsewhere_payments = 0
+        self.answered.clear()
 
 
 SIM_STATE = web.AppKey("accounting_sim_state", SimState)

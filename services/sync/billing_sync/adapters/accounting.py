@@ -90,9 +90,9 @@ class Accounting:
         return found
 
     async def create_payment(self, customer_id: str, total: Decimal, lines: Mapping[str, Decimal], reference: str,
-                             note: str, txn_date: date) -> dict[str, Any]:
+                             note: str, txn_date: date, request_id: str) -> dict[str, Any]:
         return await self.client.create_payment(customer_id, total, sorted(lines.items()), reference[:REFERENCE_LENGTH],
-                                                note, txn_date=txn_date)
+                                                note, txn_date=txn_date, request_id=request_id)
 
     async def update_payment(self, current: Mapping[str, Any], total: Decimal, lines: Mapping[str, Decimal],
                              note: str) -> dict[str, Any]:

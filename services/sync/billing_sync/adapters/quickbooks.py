@@ -222,8 +222,11 @@ class QuickBooksClient:
         private_note: str | None = None,
         *,
         txn_date: date | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
-        """`applied` is (invoice Id, amount) pairs; what is left of `total` stays unapplied."""
+        """`applied` is (invoice Id, amount) pairs; what is left of `total` stays unapplied. `request_id`:
+        QuickBooks' `requestid` (at most 50 characters): the same create sent again, by a retry or by
+        another process, gets the first answer and makes no second payment."""
         payment: dict[str, Any] = {
             "CustomerRef": {"value": customer_id},
             "TotalAmt": total,
@@ -237,7 +240,7 @@ class QuickBooksClient:
             payment["PrivateNote"] = private_note
         if txn_date:
             payment["TxnDate"] = txn_date.isoformat()
-        return await self._create("Payment", payment)
+        return await self._create("Payment", payment, request_id=request_id)
 
     async def create_refund_receipt(
         self,
@@ -305,8 +308,9 @@ class QuickBooksClient:
         return await self._write_current("Invoice", {"Id": invoice_id}, params={"operation": "void"})
 
     # -- plumbing ------------------------------------------------------------
-    async def _create(self, entity: str, obj: dict[str, Any]) -> dict[str, Any]:
-        body = await self._request("POST", entity.lower(), json_body=obj)
+    async def _create(self, entity: str, obj: dict[str, Any], *, request_id: str | None = None) -> dict[str, Any]:
+        params = {"requestid": request_id} if request_id else None
+        body = await self._request("POST", entity.lower(), params=params, json_body=obj)
         return body[entity]
 
     async def _write_current(

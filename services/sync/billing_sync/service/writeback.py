@@ -9,6 +9,7 @@ between "created in accounting" and "recorded here" never makes a second payment
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +164,12 @@ async def reconcile_accounting(deps: Deps, accounting: Accounting, pending: Pend
     await _record(deps, pending.payment_id, account_id, False, written)
 
 
+def create_request_id(payment_id: str, intent_at: datetime) -> str:
+    """QuickBooks' `requestid` of the create of one intent (at most 50 characters): the same for every try
+    of that intent, a new one once the intent is forgotten (books reset: the payment is made again)."""
+    return hashlib.sha256(f"{payment_id}|{intent_at.isoformat()}".encode()).hexdigest()[:40]
+
+
 async def _create(deps: Deps, accounting: Accounting, customer_id: str, snapshot: PaymentSnapshot,
                   target: AccountingTarget) -> str:
     """Create the accounting payment `target` of `snapshot`'s payment (intent first, so a retry finds
@@ -170,11 +177,14 @@ async def _create(deps: Deps, accounting: Accounting, customer_id: str, snapshot
     # Only invoices whose accounting object is still theirs: an id from reset books may name another's
     linked = {i: str(found["Id"]) for i, found in (await verified_links(deps, accounting, list(target.applications))).items()}
     written = {i: a for i, a in target.applications.items() if i in linked and a > 0}
-    await writeback_store.record_intent(deps.pool, snapshot.payment_id)
+    intent_at = await writeback_store.record_intent(deps.pool, snapshot.payment_id)
     sale = next((t for t in snapshot.transactions if t.type == "sale"), None)
+    # Keyed by the intent: a leader that lost its lock mid-create and the one that took over send the same
+    # create, and accounting makes one payment (the marker search alone misses a create still in flight).
     created = await accounting.create_payment(
         customer_id, target.total, target.lines(linked), snapshot.transaction_id or snapshot.payment_id,
-        memo(snapshot), (sale.at if sale else datetime.now(UTC)).date())
+        memo(snapshot), (sale.at if sale else datetime.now(UTC)).date(),
+        request_id=create_request_id(snapshot.payment_id, intent_at))
     account_id = str(created["Id"])
     await _record(deps, snapshot.payment_id, account_id, False, written)
     return account_id
