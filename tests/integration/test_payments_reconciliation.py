@@ -12,10 +12,11 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from billing_payments.adapters import payment_store
+from billing_payments.adapters import payment_store, settings_store
 from billing_payments.adapters import reconciliation_store as store
 from billing_payments.domain.errors import PaymentError
 from billing_payments.domain.payment import Allocation, Method, Payment
+from billing_payments.domain.settings import ProcessingSettings
 from billing_payments.service import reconciliation
 from billing_payments.service.deps import Deps
 from billing_payments.service.paying import pay
@@ -135,6 +136,17 @@ async def test_an_unreadable_gateway_is_a_failed_part_not_a_clean_report(deps, g
     run = await store.run(deps.pool, run_id)
     assert run["gateway_state"] == "failed" and "gateway could not be read" in run["gateway_failure"], dict(run)
     deps.config.gateway_base_url = stopped
+
+
+async def test_no_nightly_run_before_payment_processing_has_gateway_keys(deps, gateway):
+    """A fresh installation reconciles nothing each night (and raises no nightly 'not checked' ticket)
+    until it has a gateway to reconcile; found by the tracer test, whose first notification became it."""
+    deps.config.reconciliation_nightly_hour_utc = 0
+    async with deps.pool.acquire() as conn:
+        await settings_store.save(conn, ProcessingSettings(), deps.box)
+    deps.forget_settings()
+    assert await reconciliation.schedule_nightly(deps, datetime.now(UTC)) is None
+    assert await store.runs(deps.pool, 10) == []
 
 
 async def test_the_nightly_run_exists_once_however_many_replicas_schedule_it(deps, gateway):

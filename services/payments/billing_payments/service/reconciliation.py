@@ -84,6 +84,8 @@ async def schedule_nightly(deps: Deps, now: datetime) -> uuid.UUID | None:
     c = deps.config
     if not c.reconciliation_nightly_enabled or now.hour < c.reconciliation_nightly_hour_utc:
         return None
+    if not (await deps.settings()).private_key:
+        return None  # no gateway yet, so no payment to reconcile: no nightly report (nor a nightly ticket) to say so
     yesterday = now - timedelta(days=1)
     start, end = day_bounds(yesterday, yesterday)
     if await store.nightly_exists(deps.pool, start):
