@@ -3,6 +3,7 @@ costs and how fast payments complete.
 
     make bench BENCH=system [BENCH_ARGS="--payments 1500 --concurrency 50"]
     (or: .venv/bin/python bench/system.py --payments 1500 --concurrency 50)
+    .venv/bin/python bench/system.py --payments 600 --rate 10      (the write-back at 10 payments/s sustained)
 
 What runs: its own Kafka broker (make up's settings) and durable Postgres (fsync on), the PSA,
 accounting and gateway simulators and the SMTP sink as processes (each with a data folder, as make up
@@ -300,15 +301,20 @@ class Paid:
     latency: float
 
 
-async def drive(http: aiohttp.ClientSession, payments: str, bodies: list[dict[str, Any]], concurrency: int) -> list[Paid]:
-    """`concurrency` callers post the bodies, each payment with its own Idempotency-Key."""
-    queue = list(reversed(bodies))
+async def drive(http: aiohttp.ClientSession, payments: str, bodies: list[dict[str, Any]], concurrency: int,
+                rate: float | None = None) -> list[Paid]:
+    """`concurrency` callers post the bodies, each payment with its own Idempotency-Key; with `rate`, the
+    n-th request starts no sooner than n / rate seconds after the first (a sustained arrival rate)."""
+    queue = list(reversed(list(enumerate(bodies))))
     paid: list[Paid] = []
     headers = {"Authorization": f"Bearer {MANAGER}"}
+    first = time.perf_counter()
 
     async def caller() -> None:
         while queue:
-            body = queue.pop()
+            n, body = queue.pop()
+            if rate:
+                await asyncio.sleep(max(0.0, first + n / rate - time.perf_counter()))
             sent = time.perf_counter()
             async with http.post(f"{payments}/v1/payments", json=body,
                                  headers={**headers, "Idempotency-Key": str(uuid.uuid4())}) as answer:
@@ -432,7 +438,8 @@ def cpu_table(w: Windows, payments: int) -> dict[str, Any]:
 
 
 def report(f: dict[str, Any], cpu: dict[str, Any], args: argparse.Namespace) -> None:
-    print(f"\nwhole system: {f['payments']} payments (tok_visa_approved), concurrency {args.concurrency}")
+    paced = f", {args.rate:g} started per second" if args.rate else ""
+    print(f"\nwhole system: {f['payments']} payments (tok_visa_approved), concurrency {args.concurrency}{paced}")
     print(f"  completed payments/s (approved + email + ticket)   {f['completed_per_s']:>8}   ({f['completed']} completed)")
     print(f"  payment API answers/s                              {f['api_per_s']:>8}")
     print(f"  payment API p50 / p99                              {f['api_p50_ms']} / {f['api_p99_ms']} ms")
@@ -456,7 +463,7 @@ def report(f: dict[str, Any], cpu: dict[str, Any], args: argparse.Namespace) -> 
               f"{row['draining_cores']:>15.3f}")
     print(f"  {'product total':<16} {cpu['product_ms_per_payment']:>11.2f}   (services, Postgres, Kafka)")
     print(f"  {'rig total':<16} {cpu['rig_ms_per_payment']:>11.2f}   (simulators, SMTP sink, load generator)")
-    print(json.dumps({"benchmark": "system", "concurrency": args.concurrency, **f, "cpu": cpu}, separators=(",", ":")))
+    print(json.dumps({"benchmark": "system", "concurrency": args.concurrency, "rate": args.rate, **f, "cpu": cpu}, separators=(",", ":")))
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -501,7 +508,7 @@ async def timed(http: aiohttp.ClientSession, stack: Stack, world: World, args: a
     start = time.time()
     print(f"timed: {args.payments} payments ...", flush=True)
     paid = await drive(http, stack.url("payments"), [world.body(n) for n in range(WARM_UP, world.invoices)],
-                       args.concurrency)
+                       args.concurrency, args.rate)
     wanted = {p.payment_id for p in paid}
     mail = await wait_for(lambda: emails(http, stack), wanted, args.drain_limit)
     ticket = await wait_for(lambda: tickets(http, stack), wanted, args.drain_limit)
@@ -520,6 +527,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--drain-limit", type=float, default=900.0,
                         help="seconds to wait, after the load, for emails, tickets and the write-back (each)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="payments started per second, sustained (default: as fast as the callers go)")
     args = parser.parse_args()
     uvloop.run(measure(args))
 
