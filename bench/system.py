@@ -40,6 +40,7 @@ Figures (the timed window starts with the first timed request):
   was; beside it each one's share of a core over 10 s of nothing before the load (the broker's and
   the services' polling loops) and after completion while the write-back drained. The load generator
   is this process (its own time only, polling the simulators included).
+- peak RSS of each service (VmHWM from /proc/<pid>/status) at the end.
 The last line is one JSON object with every figure.
 """
 from __future__ import annotations
@@ -140,6 +141,16 @@ class CpuSample:
 
     def minus(self, earlier: CpuSample) -> dict[str, float]:
         return {name: self.seconds[name] - earlier.seconds.get(name, 0.0) for name in self.seconds}
+
+
+def peak_rss_mb(pid: int, proc: Path = Path("/proc")) -> float | None:
+    """The process's peak resident set (VmHWM) in MB, or None when it is gone."""
+    try:
+        status = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return round(kb / 1024, 1) if kb is not None else None
 
 
 # -- the stack ---------------------------------------------------------------------------------------
@@ -453,6 +464,8 @@ def report(f: dict[str, Any], cpu: dict[str, Any], args: argparse.Namespace) -> 
     print(f"  accounting calls per payment                       {f['accounting_calls_per_payment']}   "
           f"({f['accounting_throttled']} throttled; {f['accounting_calls']})")
     print(f"  PSA calls per payment                              {f['psa_calls_per_payment']}   ({f['psa_calls']})")
+    print("  peak RSS per service (MB)                          "
+          + ", ".join(f"{name} {mb}" for name, mb in f["peak_rss_mb"].items()))
     print(f"\n  CPU per process: ms per payment and share of a core until every payment completed "
           f"({cpu['window_s']} s);")
     print(f"  share of a core before the load (idle) and after completion while the write-back drained "
@@ -518,6 +531,8 @@ async def timed(http: aiohttp.ClientSession, stack: Stack, world: World, args: a
     f = figures(start, paid, mail, ticket, books, drained_at)
     f.update(await calls_per_payment(http, stack, len(paid)))
     windows = Windows(idle, IDLE_SECONDS, completed_cpu, completed_at - start, drained_cpu, drained_at - start)
+    f["peak_rss_mb"] = {name: peak_rss_mb(pid) for name, pid in pids.items()
+                        if name in ("sync", "payments", "notifications", "portal")}
     report(f, cpu_table(windows, len(paid)), args)
 
 

@@ -50,3 +50,11 @@ def test_this_process_is_read_from_proc_with_its_parent():
 
     assert stats[os.getpid()][0] == os.getppid()
     assert stats[os.getpid()][1] > 0
+
+
+def test_peak_rss_is_the_high_water_mark_in_megabytes_and_none_for_a_process_gone(tmp_path):
+    (tmp_path / "42").mkdir()
+    (tmp_path / "42" / "status").write_text("Name:\tpython\nVmPeak:\t  900000 kB\nVmHWM:\t  102400 kB\nVmRSS:\t   51200 kB\n")
+    assert system.peak_rss_mb(42, tmp_path) == 100.0
+    assert system.peak_rss_mb(43, tmp_path) is None
+    assert system.peak_rss_mb(os.getpid()) > 1  # this very process, read from the real /proc
