@@ -54,15 +54,19 @@ async def write_entity(request: web.Request) -> web.Response:
         raise invalid(f"requestid must be 1 to {REQUEST_ID_MAX} characters")
     if request_id is not None and request_id in state.answered:
         return qbo_response(state.answered[request_id])
-    answer = _write(request, entity, body, state.books)
+    answer = write_answer(state.books, entity, body, request.query.get("operation", ""),
+                          request.query.get("include", ""))
     if request_id is not None:
         state.answered[request_id] = copy.deepcopy(answer)  # the answer as it was, whatever changes later
     return qbo_response(answer)
 
 
-def _write(request: web.Request, entity: str, body: dict, books: Any) -> dict:
-    operation = request.query.get("operation", "").lower()
-    include = request.query.get("include", "").lower()
+def write_answer(books: Any, entity: str, body: dict, operation: str, include: str) -> dict:
+    """One write as the API answers it (`operation` and `include` as the query string gives them); a batch
+    item's `create` is this with no operation."""
+    operation, include = operation.lower(), include.lower()
+    if operation == "create" and body.get("Id") is None:
+        return {entity: books.create(entity, body)}
     if operation == "delete":
         return {entity: books.delete(entity, body)}
     if operation == "void" or (operation == "update" and include == "void"):
@@ -80,26 +84,28 @@ async def run_query(request: web.Request) -> web.Response:
         text = await request.text()  # QBO also takes the query as an application/text body
     if not text:
         raise parse_error("The query parameter is missing")
+    return qbo_response(query_answer(request.app[SIM_STATE].books, text))
+
+
+def query_answer(books: Any, text: str) -> dict[str, Any]:
+    """A query's answer (`{"QueryResponse": ...}`), as the query endpoint and a batch's Query item give it."""
     query = parse_query(text)
-    books = request.app[SIM_STATE].books
     if query.entity not in books.objects:
         # Entity names are case-sensitive, as in QuickBooks.
         raise parse_error(f"Invalid entity name {query.entity!r}")
     page, total = query_engine.run(books.all(query.entity), query)
     if query.count_only:
-        return qbo_response({"QueryResponse": {"totalCount": total}})
+        return {"QueryResponse": {"totalCount": total}}
     if not page:
-        return qbo_response({"QueryResponse": {}})
-    return qbo_response(
-        {
-            "QueryResponse": {
-                query.entity: page,
-                "startPosition": query.start_position,
-                "maxResults": len(page),
-                "totalCount": total,
-            }
+        return {"QueryResponse": {}}
+    return {
+        "QueryResponse": {
+            query.entity: page,
+            "startPosition": query.start_position,
+            "maxResults": len(page),
+            "totalCount": total,
         }
-    )
+    }
 
 
 async def change_data_capture(request: web.Request) -> web.Response:

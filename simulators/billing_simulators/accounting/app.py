@@ -7,7 +7,7 @@ import os
 from aiohttp import web
 
 from ..persistence import mark_changed, persist
-from . import api, control, snapshot
+from . import api, batch, control, snapshot
 from .config import AccountingSimConfig
 from .guard import api_guard
 from .oauth import token_endpoint
@@ -25,6 +25,7 @@ def create_app(config: AccountingSimConfig | None = None,
     state = app[SIM_STATE] = SimState.create(config or AccountingSimConfig())
     persist(app, data_dir, "accounting", lambda: snapshot.dump(state), lambda stored: snapshot.load(state, stored))
     app.router.add_post("/oauth2/v1/tokens/bearer", _token_endpoint)
+    batch.add_routes(app)
     api.add_routes(app)
     control.add_routes(app)
     return app

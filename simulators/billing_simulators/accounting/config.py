@@ -20,6 +20,9 @@ class AccountingSimConfig:
     refresh_token_grace_seconds: float = 60.0
     rate_limit_per_minute: int = 500
     rate_limit_per_second: int = 10
+    # Batch (external-apis.md 2.10): 40 batch requests a minute per realm and app, at most 30 items each.
+    rate_limit_batch_per_minute: int = 40
+    batch_max_items: int = 30
     latency_ms: int = 0
     first_doc_number: int = 1001
     cdc_max_objects: int = 1000
@@ -32,6 +35,8 @@ class AccountingSimConfig:
         "refresh_token_grace_seconds",
         "rate_limit_per_minute",
         "rate_limit_per_second",
+        "rate_limit_batch_per_minute",
+        "batch_max_items",
         "latency_ms",
         "cdc_max_objects",
     )

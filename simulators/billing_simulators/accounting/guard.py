@@ -36,7 +36,7 @@ async def _guard_api(request: web.Request, handler: Handler, state: SimState) ->
     realm = parts[3] if len(parts) > 3 else ""
     segment = parts[4].lower() if len(parts) > 4 else ""
     await _delay(state)
-    if not state.limiter.admit(realm):
+    if not state.limiter.admit(realm, batch=segment == "batch" and request.method == "POST"):
         state.requests.throttled += 1
         return fault_response(throttle_error())
     state.requests.count(ENTITY_BY_PATH.get(segment, segment), request.method)

@@ -11,7 +11,8 @@ from .config import AccountingSimConfig
 
 
 class RateLimiter:
-    """Sliding one-second and one-minute windows per realm (external-apis.md 2.10).
+    """Sliding one-second and one-minute windows per realm (external-apis.md 2.10), and a one-minute
+    window of batch requests (a batch is also one request of the others).
 
     A refused request is not recorded, so a caller that waits gets through.
     """
@@ -19,8 +20,9 @@ class RateLimiter:
     def __init__(self, config: AccountingSimConfig) -> None:
         self.config = config
         self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._batches: dict[str, deque[float]] = defaultdict(deque)
 
-    def admit(self, realm: str) -> bool:
+    def admit(self, realm: str, *, batch: bool = False) -> bool:
         now = time.monotonic()
         window = self._seen[realm]
         while window and window[0] <= now - 60:
@@ -30,11 +32,19 @@ class RateLimiter:
             return False
         if len(window) >= self.config.rate_limit_per_minute:
             return False
+        if batch:
+            batches = self._batches[realm]
+            while batches and batches[0] <= now - 60:
+                batches.popleft()
+            if len(batches) >= self.config.rate_limit_batch_per_minute:
+                return False
+            batches.append(now)
         window.append(now)
         return True
 
     def reset(self) -> None:
         self._seen.clear()
+        self._batches.clear()
 
 
 @dataclass
