@@ -27,9 +27,9 @@ from billing_shared.outbox import UnitOfWork
 from billing_shared.psa import AutotaskClient, RequestBudget, RetryPolicy as PsaRetry
 from billing_notifications.adapters import delivery_store, directory_store, settings_store
 from billing_notifications.adapters.psa_tickets import PsaTicketDesk
-from billing_notifications.adapters.smtp_mailer import SmtpMailer
+from billing_notifications.adapters.smtp_mailer import OutgoingEmail, SmtpMailer
 from billing_notifications.domain.catalog import ChannelSwitch
-from billing_notifications.domain.delivery_policy import RetryPolicy, Sent
+from billing_notifications.domain.delivery_policy import RetryPolicy, SendFailed, Sent
 from billing_notifications.domain.tickets import TicketingSettings
 from billing_notifications.entrypoints.consumers import consumers
 from billing_notifications.service import directory
@@ -551,3 +551,93 @@ async def test_a_ticket_about_no_client_goes_to_the_msps_own_company_zero(rig):
     assert (row["status"], row["attempts"]) == ("delivered", 1)
     [ticket] = await psa_tickets(rig.http, rig.psa.url)
     assert ticket["companyID"] == 0 and str(ticket["id"]) == row["external_id"]
+
+
+class CountingWorker(DeliveryWorker):
+    """Counts the transactions that record outcomes."""
+
+    groups: list[int]
+
+    async def _record_group(self, group) -> None:
+        self.groups.append(len(group))
+        await super()._record_group(group)
+
+
+async def test_many_due_emails_go_over_few_smtp_connections_and_are_recorded_in_few_transactions(rig):
+    """Each email used to open its own SMTP connection (connect, greeting, EHLO, QUIT: most of an email's
+    CPU) and to commit its outcome alone; now a few kept connections carry them all and the outcomes
+    that finish together are recorded in one transaction, each still with its own event."""
+    await email_only(rig)
+    for n in range(12):
+        await rig.notify(payment_succeeded(payment_id=f"p-{n}"))
+    mailer = SmtpMailer(host="127.0.0.1", port=rig.sink.smtp_port, sender="billing@msp.example",
+                        sender_name="Billing", timeout=5, connections=2)
+
+    async def recipients(organization_id: str) -> list[str]:
+        return ["ap@acme.example"]
+
+    worker = CountingWorker(rig.uow, {"email": EmailChannel(mailer, recipients, None)}, FAST, lease_seconds=30,
+                            lane_concurrency={"email": 12})
+    worker.groups = []
+    assert await worker.run_once() == 12
+    rows = await rig.deliveries()
+    assert [(r["status"], r["attempts"]) for r in rows] == [("delivered", 1)] * 12
+    mails = await sink_messages(rig.http, rig.sink.http_url)
+    assert len(mails) == 12 and {m["headers"]["Message-ID"] for m in mails} == {r["external_id"] for r in rows}
+    assert mailer.connects <= 2, mailer.connects
+    assert sum(worker.groups) == 12 and len(worker.groups) < 12, worker.groups
+    assert (await rig.outbox_types()).count("notification.delivered") == 12
+    await mailer.close()
+
+
+class OneBadOutcome:
+    """Sends every delivery but one, whose outcome cannot be stored (a NUL in its reason)."""
+
+    def __init__(self, bad: str) -> None:
+        self.bad = bad
+
+    async def deliver(self, c):
+        from billing_notifications.domain.delivery_policy import Problem
+        if str(c.notification_id) == self.bad:
+            return Problem("broken\x00reason")
+        return Sent(f"sent-{c.delivery_id}")
+
+
+async def test_an_outcome_that_cannot_be_recorded_loses_none_of_its_groups_others(rig):
+    await email_only(rig)
+    for n in range(6):
+        await rig.notify(payment_succeeded(payment_id=f"p-{n}"))
+    rows = await rig.deliveries()
+    bad = str(rows[0]["notification_id"])
+    worker = CountingWorker(rig.uow, {"email": OneBadOutcome(bad)}, FAST, lease_seconds=30,
+                            lane_concurrency={"email": 6})
+    worker.groups = []
+    claimed = await worker.claim(6, "email")
+    results = await asyncio.gather(*(worker.attempt(c, fresh=True) for c in claimed), return_exceptions=True)
+    assert sum(isinstance(r, Exception) for r in results) == 1  # only the bad one's attempt could not record
+    rows = {str(r["notification_id"]): r for r in await rig.deliveries()}
+    assert rows[bad]["status"] == "pending" and rows[bad]["claim_token"] is not None  # its lease runs out: retried
+    assert [r["status"] for k, r in rows.items() if k != bad] == ["delivered"] * 5
+    assert (await rig.outbox_types()).count("notification.delivered") == 5
+
+
+async def test_a_kept_smtp_connection_ends_with_the_outage_and_a_new_one_is_opened_after_it(rig):
+    """The sink's "SMTP down" closed only its port: a connection kept open from before still delivered."""
+    mailer = SmtpMailer(host="127.0.0.1", port=rig.sink.smtp_port, sender="billing@msp.example",
+                        sender_name="Billing", timeout=5, connections=1)
+
+    def mail(n: int) -> OutgoingEmail:
+        return OutgoingEmail(f"n-{n}", ["ap@acme.example"], "Payment received", "Thank you", datetime.now(UTC))
+
+    await mailer.send(mail(1))
+    await rig.sink.smtp.stop()
+    with pytest.raises(SendFailed) as refused:
+        await mailer.send(mail(2))
+    assert refused.value.problem.kind == "transient" and "unreachable" in refused.value.problem.reason
+    await rig.sink.smtp.start()
+    await mailer.send(mail(3))
+    await mailer.send(mail(4))
+    assert [m["headers"]["X-Billing-Notification-Id"] for m in await sink_messages(rig.http, rig.sink.http_url)] \
+        == ["n-1", "n-3", "n-4"]
+    assert mailer.connects == 2  # one before the outage, one after it, reused for the next message
+    await mailer.close()

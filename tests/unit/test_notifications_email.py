@@ -20,7 +20,7 @@ def test_a_resend_is_the_same_message_with_the_same_message_id():
     assert first["From"] == "Acme IT Billing <billing@msp.example>" and first["To"] == "ap@acme.example"
     assert first["Date"] == "Fri, 27 Nov 2026 10:00:00 +0000"
     assert first["X-Billing-Notification-Id"] == "2d3f0c1e-0000-4000-8000-000000000001"
-    assert first.get_content().strip() == "Hello Acme Dental,"
+    assert first.get_payload(decode=True).decode().strip() == "Hello Acme Dental,"
 
 
 def test_a_refusal_for_good_is_permanent_but_refused_smtp_credentials_are_retried():

@@ -32,22 +32,23 @@ def mailer(s: NotificationsSettings) -> SmtpMailer:
     password = s.smtp_password.get_secret_value() if s.smtp_password else None
     return SmtpMailer(host=s.smtp_host, port=s.smtp_port, sender=s.email_from, sender_name=s.email_from_name,
                       username=s.smtp_username, password=password, starttls=s.smtp_starttls,
-                      timeout=s.smtp_timeout_seconds)
+                      timeout=s.smtp_timeout_seconds, connections=s.smtp_connections)
 
 
-def delivery_worker(deps: Deps) -> DeliveryWorker:
+def delivery_worker(deps: Deps, email: SmtpMailer) -> DeliveryWorker:
     s = deps.config
 
     async def recipients(organization_id: str) -> list[str]:
         async with deps.pool.acquire() as conn:
             return await directory_store.recipients(conn, organization_id)
 
-    channels = {"email": EmailChannel(mailer(s), recipients, s.staff_email), "ticket": TicketChannel(deps.desks.desk)}
+    channels = {"email": EmailChannel(email, recipients, s.staff_email), "ticket": TicketChannel(deps.desks.desk)}
     policy = RetryPolicy(base_seconds=s.retry_base_seconds, max_seconds=s.retry_max_seconds,
                          horizon_seconds=s.retry_horizon_seconds, wait_seconds=s.address_wait_seconds)
     return DeliveryWorker(deps.uow, channels, policy, poll_seconds=s.delivery_poll_seconds,
                           concurrency=s.delivery_concurrency, lease_seconds=s.delivery_lease_seconds,
-                          attempt_timeout=s.delivery_attempt_timeout_seconds)
+                          attempt_timeout=s.delivery_attempt_timeout_seconds,
+                          lane_concurrency={"email": s.email_concurrency})
 
 
 def freshness_view(runtime: Runtime, s: NotificationsSettings) -> FreshnessView:
@@ -69,7 +70,9 @@ async def wire(runtime: Runtime, slot: DepsSlot[Deps]) -> None:
     for spec in consumers(intake):
         runtime.consume(spec.name, spec.topics, spec.handlers)
 
-    runtime.spawn("delivery-worker", delivery_worker(deps).run)
+    email = mailer(s)
+    runtime.close_at_stop(email.close)  # after the delivery worker has stopped
+    runtime.spawn("delivery-worker", delivery_worker(deps, email).run)
     if box is not None:  # without SECRETS_KEY no subscription (sealed secret) can exist
         runtime.spawn("webhook-delivery", WebhookWorker(deps, intake, http).run)
     runtime.spawn("past-due-reminders", Reminders(runtime.uow, intake, check_seconds=s.reminder_check_seconds,

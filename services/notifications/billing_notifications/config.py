@@ -22,6 +22,8 @@ class NotificationsSettings(ServiceSettings):
     # Each SMTP step (connect, every command) waits this long at most; the whole attempt is
     # bounded by DELIVERY_ATTEMPT_TIMEOUT_SECONDS.
     smtp_timeout_seconds: float = 10.0
+    # Emails go over this many kept-open SMTP connections at most (one message after another on each).
+    smtp_connections: int = Field(default=4, ge=1)
     email_from: str = "billing@msp.example"
     email_from_name: str = "Billing"
     # Where staff-facing types (sync, integrations) send email when their email switch is on.
@@ -46,6 +48,9 @@ class NotificationsSettings(ServiceSettings):
     # attempted at once, and due emails never wait behind due tickets.
     delivery_poll_seconds: float = 0.5
     delivery_concurrency: int = 4
+    # The email lane's own attempts at once (they share SMTP_CONNECTIONS; what an attempt waits for is
+    # mostly the database and the connection, so more at once keep the connections busy).
+    email_concurrency: int = Field(default=32, ge=1)
     # One attempt (SMTP, or PSA lookup and create with the client's retries) is cut off after
     # this; its outcome is then unknown and it is retried. It must be shorter than the lease.
     delivery_attempt_timeout_seconds: float = Field(default=15.0, gt=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
@@ -47,7 +48,8 @@ def _drop_login_data_warning(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("Session.login_data is deprecated")
 
 
-async def start_smtp_server(mailbox: Mailbox, host: str, port: int) -> asyncio.Server:
+async def start_smtp_server(mailbox: Mailbox, host: str, port: int,
+                            sessions: weakref.WeakSet[SMTP] | None = None) -> asyncio.Server:
     aiosmtpd_log = logging.getLogger("mail.log")
     if _drop_login_data_warning not in aiosmtpd_log.filters:
         aiosmtpd_log.addFilter(_drop_login_data_warning)
@@ -55,13 +57,16 @@ async def start_smtp_server(mailbox: Mailbox, host: str, port: int) -> asyncio.S
     loop = asyncio.get_running_loop()
 
     def protocol() -> SMTP:
-        return SMTP(
+        session = SMTP(
             handler,
             hostname="smtp-sink.local",
             auth_require_tls=False,
             authenticator=_accept_any_login,
             loop=loop,
         )
+        if sessions is not None:
+            sessions.add(session)
+        return session
 
     return await loop.create_server(protocol, host=host, port=port)
 
@@ -74,6 +79,8 @@ class SmtpListener:
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
+        # Open sessions: clients keep connections for many messages, so "down" must end them too.
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     @property
     def running(self) -> bool:
@@ -81,11 +88,14 @@ class SmtpListener:
 
     async def start(self) -> None:
         if self._server is None:
-            self._server = await start_smtp_server(self.mailbox, self.host, self.port)
+            self._server = await start_smtp_server(self.mailbox, self.host, self.port, self._sessions)
             self.port = self._server.sockets[0].getsockname()[1]  # the real one when 0 was asked
 
     async def stop(self) -> None:
         if self._server is not None:
             server, self._server = self._server, None
             server.close()
+            for session in list(self._sessions):
+                if session.transport is not None:
+                    session.transport.close()
             await server.wait_closed()

@@ -2,6 +2,7 @@
 same claim token (a worker whose lease was taken over records nothing)."""
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +81,24 @@ async def mark_delivered(conn: asyncpg.Connection, c: Claimed, *, external_id: s
         c.id, c.claim_token, external_id, recipients,
     )
     return done is not None
+
+
+async def mark_delivered_many(conn: asyncpg.Connection,
+                              rows: list[tuple[Claimed, str | None, list[str]]]) -> set[int]:
+    """`mark_delivered` for many deliveries in one statement, each under its own claim token; answers
+    the ids recorded (a row whose claim was taken over is not)."""
+    ordered = sorted(rows, key=lambda row: row[0].id)
+    done = await conn.fetch(
+        """UPDATE deliveries d SET status = 'delivered', external_id = u.external_id,
+               recipients = ARRAY(SELECT jsonb_array_elements_text(u.recipients::jsonb)), claim_token = NULL,
+               claimed_until = NULL, outcome_unknown = false, waiting = false, last_error = NULL,
+               finished_at = now(), updated_at = now()
+           FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[]) AS u (id, claim_token, external_id, recipients)
+           WHERE d.id = u.id AND d.claim_token = u.claim_token RETURNING d.id""",
+        [c.id for c, _, _ in ordered], [c.claim_token for c, _, _ in ordered], [e for _, e, _ in ordered],
+        [json.dumps(r) for _, _, r in ordered],
+    )
+    return {r["id"] for r in done}
 
 
 async def mark_retry(conn: asyncpg.Connection, c: Claimed, *, delay_seconds: float, reason: str,
