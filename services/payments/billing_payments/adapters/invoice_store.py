@@ -19,6 +19,11 @@ _FIELDS = ("invoice_id", "organization_id", "invoice_number", "source_status", "
 _COLUMNS = ", ".join("source_total AS total" if f == "total" else f for f in _FIELDS)
 
 
+def columns(alias: str) -> str:
+    """The columns `to_invoice` reads, of the invoices table under `alias` (a read joined to others)."""
+    return ", ".join(f"{alias}.source_total AS total" if f == "total" else f"{alias}.{f}" for f in _FIELDS)
+
+
 def to_invoice(row: asyncpg.Record) -> PayableInvoice:
     fields = {f: row[f] for f in _FIELDS}
     if fields["in_flight_payment_id"] is not None:

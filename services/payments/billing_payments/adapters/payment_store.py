@@ -83,17 +83,23 @@ async def load_many(conn: asyncpg.Connection | asyncpg.Pool, payment_ids: Sequen
     return [_payment(r) for r in rows]
 
 
-async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, method_id: str | None) -> None:
+async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, method_id: str | None,
+                 in_flight: Sequence[str] = ()) -> None:
+    """Insert a new payment; the invoices in `in_flight` (locked by the caller) are marked in flight by it, in
+    the same statement."""
     await conn.execute(
-        """INSERT INTO payments (payment_id, invoice_id, organization_id, contact_id, environment, method_type,
-                                 method_brand, method_last4, method_id, vault_id, currency, original_amount, status,
-                                 created_at, allocations, origin)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)""",
+        """WITH p AS (
+             INSERT INTO payments (payment_id, invoice_id, organization_id, contact_id, environment, method_type,
+                                   method_brand, method_last4, method_id, vault_id, currency, original_amount, status,
+                                   created_at, allocations, origin)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)
+             RETURNING payment_id)
+           UPDATE invoices SET in_flight_payment_id = (SELECT payment_id FROM p) WHERE invoice_id = ANY($17::text[])""",
         uuid.UUID(p.payment_id), p.invoice_id, p.organization_id, p.contact_id, p.environment, p.method.type,
         p.method.brand, p.method.last4, _uuid(method_id) if method_id else None, vault_id, p.currency,
         p.original_amount, p.status, p.created_at,
         [{"invoice_id": a.invoice_id, "amount": str(a.amount)} for a in p.allocations] if p.allocations else None,
-        p.origin,
+        p.origin, list(in_flight),
     )
 
 
@@ -102,45 +108,47 @@ async def save(conn: asyncpg.Connection, before: Payment, after: Payment, *,
     """Write `after` over `before`: the row under its version, then only the new entries and rows.
     Returns `after` with its new version."""
     pid = uuid.UUID(after.payment_id)
-    status = await conn.execute(
-        """UPDATE payments SET status = $3, failure_reason = $4, transaction_id = $5, sale_amount = $6,
-                               unapplied_amount = $7, refund_amount = $8, gateway_reversal = $9,
-                               -- a new cancel intent is leased to the request that records it; a settled one
-                               -- holds no lease, and a dropped one (nothing moved) forgets that anything was sent
-                               reversal_claimed_at = CASE WHEN $9 IS DISTINCT FROM 'pending' THEN NULL
-                                                          WHEN gateway_reversal IS DISTINCT FROM 'pending' THEN now()
-                                                          ELSE reversal_claimed_at END,
-                               reversal_sent = reversal_sent AND $9 IS NOT NULL,
-                               version = version + 1, updated_at = now()
-           WHERE payment_id = $1 AND version = $2""",
+    entries = after.entries[len(before.entries):]
+    rows = after.transactions[len(before.transactions):]
+    first = len(before.transactions)
+    # One statement: the row under its version and the new entries and rows (inserted only if the row was).
+    updated = await conn.fetchval(
+        """WITH u AS (
+             UPDATE payments SET status = $3, failure_reason = $4, transaction_id = $5, sale_amount = $6,
+                                 unapplied_amount = $7, refund_amount = $8, gateway_reversal = $9,
+                                 -- a new cancel intent is leased to the request that records it; a settled one
+                                 -- holds no lease, and a dropped one (nothing moved) forgets that anything was sent
+                                 reversal_claimed_at = CASE WHEN $9 IS DISTINCT FROM 'pending' THEN NULL
+                                                            WHEN gateway_reversal IS DISTINCT FROM 'pending' THEN now()
+                                                            ELSE reversal_claimed_at END,
+                                 reversal_sent = reversal_sent AND $9 IS NOT NULL,
+                                 version = version + 1, updated_at = now()
+             WHERE payment_id = $1 AND version = $2
+             RETURNING payment_id),
+           e AS (
+             INSERT INTO application_entries (payment_id, invoice_id, amount, reason)
+             SELECT u.payment_id, x.invoice_id, x.amount, x.reason FROM u, unnest($10::text[], $11::numeric[], $12::text[]) WITH ORDINALITY
+                 AS x (invoice_id, amount, reason, n)
+             ORDER BY x.n),
+           t AS (
+             INSERT INTO payment_transactions (payment_id, seq, type, amount, at, transaction_id, gateway_status)
+             SELECT u.payment_id, x.* FROM u, unnest($13::int[], $14::text[], $15::numeric[], $16::timestamptz[],
+                                                     $17::text[], $18::text[]) AS x)
+           SELECT count(*) FROM u""",
         pid, before.version, after.status, after.failure_reason, after.transaction_id, after.sale_amount,
         after.unapplied_amount, after.refund_amount, after.gateway_reversal,
+        [e.invoice_id for e in entries], [e.amount for e in entries], [e.reason for e in entries],
+        list(range(first, first + len(rows))), [r.type for r in rows], [r.amount for r in rows],
+        [r.at for r in rows], [r.transaction_id for r in rows],
+        ["recorded" if r.type == "sale" else refund_gateway_status for r in rows],
     )
-    if status != "UPDATE 1":
+    if updated != 1:
         raise ConcurrentUpdate(after.payment_id)
-    entries = after.entries[len(before.entries):]
-    if entries:
-        await conn.execute(
-            """INSERT INTO application_entries (payment_id, invoice_id, amount, reason)
-               SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::text[])""",
-            pid, [e.invoice_id for e in entries], [e.amount for e in entries], [e.reason for e in entries],
-        )
     for seq, (was, now) in enumerate(zip(before.transactions, after.transactions, strict=False)):
         if now.failure_reason is not None and was.failure_reason is None:  # a refund that failed at settlement
             await conn.execute(
                 """UPDATE payment_transactions SET gateway_status = 'returned', gateway_error = $3
                    WHERE payment_id = $1 AND seq = $2""", pid, seq, now.failure_reason)
-    rows = after.transactions[len(before.transactions):]
-    if rows:
-        first = len(before.transactions)
-        await conn.execute(
-            """INSERT INTO payment_transactions (payment_id, seq, type, amount, at, transaction_id, gateway_status)
-               SELECT $1, * FROM unnest($2::int[], $3::text[], $4::numeric[], $5::timestamptz[], $6::text[],
-                                        $7::text[])""",
-            pid, list(range(first, first + len(rows))), [r.type for r in rows], [r.amount for r in rows],
-            [r.at for r in rows], [r.transaction_id for r in rows],
-            ["recorded" if r.type == "sale" else refund_gateway_status for r in rows],
-        )
     return replace(after, version=before.version + 1)
 
 

@@ -34,7 +34,6 @@ async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment
     committed = await commit_outcome(tx, payment, outcome)
     resolved = committed.payment
     invoice_ids = [a.invoice_id for a in payment.planned()]
-    await invoice_store.set_in_flight_many(tx.conn, invoice_ids, None)
     for invoice_id in invoice_ids:
         if invoice_id in committed.voided_invoices:
             # voided while the sale was in flight: that invoice's money is unapplied at once, as for any void
@@ -43,7 +42,9 @@ async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment
                 resolved = (await commit_outcome(tx, resolved, unapplied)).payment
     if sale.reached_gateway:
         status, body = final_response(resolved)
-        await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body)
+        # the invoices leave flight with the key's answer, in one statement
+        await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body, free_invoices=invoice_ids)
     else:
+        await invoice_store.set_in_flight_many(tx.conn, invoice_ids, None)
         await idempotency_store.forget_payment(tx.conn, payment_id)
     return resolved

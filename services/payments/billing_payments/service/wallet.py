@@ -37,10 +37,16 @@ class ResolvedMethod:
     to_save: VaultEntry | None = None  # joins the wallet with the payment that uses it (`save_with_payment`)
 
 
+_UNREAD = WalletMethod("", "", None, "", "", None, None, None, None)
+
+
 async def resolve_method(deps: Deps, settings: ProcessingSettings, organization_id: str, *,
-                         method_id: str | None, token: str | None, save: bool) -> ResolvedMethod:
+                         method_id: str | None, token: str | None, save: bool,
+                         stored: WalletMethod | None = _UNREAD) -> ResolvedMethod:
+    """`stored`: the wallet method named by `method_id` when the caller has read it already (None: none)."""
     if method_id:
-        stored = await wallet_store.get(deps.pool, method_id)
+        if stored is _UNREAD:
+            stored = await wallet_store.get(deps.pool, method_id)
         if stored is None or stored.organization_id != organization_id:
             raise PaymentError("not_found", "payment method not found", method_id=method_id)
         return ResolvedMethod(Method(stored.type, stored.brand, stored.last4), stored.vault_id,  # type: ignore[arg-type]
