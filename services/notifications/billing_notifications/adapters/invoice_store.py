@@ -29,12 +29,15 @@ async def upsert(conn: asyncpg.Connection, invoice: InvoiceSnapshot) -> None:
 
 async def record_applications(conn: asyncpg.Connection, payment_id: str, applied: Sequence[tuple[str, Decimal]]) -> None:
     """What a payment applies now, per invoice (its latest snapshot; a cancelled payment applies nothing)."""
-    await conn.execute("DELETE FROM invoice_applications WHERE payment_id = $1", payment_id)
-    if applied:
-        await conn.execute(
-            """INSERT INTO invoice_applications (payment_id, invoice_id, amount)
-               SELECT $1, invoice_id, amount FROM unnest($2::text[], $3::numeric[]) AS a (invoice_id, amount)""",
-            payment_id, [i for i, _ in applied], [a for _, a in applied])
+    # One statement (every payment event costs this): the applications named now are written, the
+    # rest of this payment's are removed.
+    await conn.execute(
+        """WITH named AS (
+               INSERT INTO invoice_applications (payment_id, invoice_id, amount)
+               SELECT $1, invoice_id, amount FROM unnest($2::text[], $3::numeric[]) AS a (invoice_id, amount)
+               ON CONFLICT (payment_id, invoice_id) DO UPDATE SET amount = EXCLUDED.amount)
+           DELETE FROM invoice_applications WHERE payment_id = $1 AND invoice_id <> ALL($2::text[])""",
+        payment_id, [i for i, _ in applied], [a for _, a in applied])
 
 
 @dataclass(frozen=True)

@@ -15,21 +15,21 @@ async def record(conn: asyncpg.Connection, n: NotificationCreatedData, dedupe_ke
     """True when this is the first notification of its (type, dedupe key); its deliveries are
     recorded with it. `ticket_extra` are ticket fields beyond the contract (the status)."""
     ticket = {**n.ticket.model_dump(mode="json"), **(ticket_extra or {})} if n.ticket else None
+    # One statement: the notification and, when it is new, its deliveries (one per channel).
     inserted = await conn.fetchval(
-        """INSERT INTO notifications (notification_id, type, dedupe_key, source_event_id, organization_id,
-                                      channels, email, ticket)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (type, dedupe_key) DO NOTHING
-           RETURNING notification_id""",
+        """WITH n AS (
+               INSERT INTO notifications (notification_id, type, dedupe_key, source_event_id, organization_id,
+                                          channels, email, ticket)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (type, dedupe_key) DO NOTHING
+               RETURNING notification_id),
+           d AS (
+               INSERT INTO deliveries (delivery_id, notification_id, type, organization_id, channel, recipients)
+               SELECT gen_random_uuid(), n.notification_id, $2, $5, channel,
+                      CASE WHEN channel = 'email' THEN $9::text[] ELSE '{}' END
+               FROM n, unnest($6::text[]) AS channel)
+           SELECT notification_id FROM n""",
         uuid.UUID(n.notification_id), n.type, dedupe_key, uuid.UUID(n.source_event_id), n.organization_id,
         list(n.channels), n.email.model_dump(mode="json") if n.email else None, ticket,
+        list(n.email.to) if n.email else [],
     )
-    if inserted is None:
-        return False
-    if n.channels:
-        await conn.execute(
-            """INSERT INTO deliveries (delivery_id, notification_id, type, organization_id, channel, recipients)
-               SELECT gen_random_uuid(), $1, $2, $3, channel, CASE WHEN channel = 'email' THEN $5::text[] ELSE '{}' END
-               FROM unnest($4::text[]) AS channel""",
-            inserted, n.type, n.organization_id, list(n.channels), list(n.email.to) if n.email else [],
-        )
-    return True
+    return inserted is not None

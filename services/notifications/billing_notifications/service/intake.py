@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
-
 from billing_shared.events import Event
 from billing_shared.events.catalog import BILLING_NOTIFICATIONS
 from billing_shared.events.notifications import NotificationCreated
 from billing_shared.outbox import Tx
 
-from billing_notifications.adapters import (
-    directory_store, episode_store, invoice_store, notification_store, settings_store,
-)
+from billing_notifications.adapters import episode_store, intake_store, notification_store
 from billing_notifications.domain import messages
 from billing_notifications.domain.catalog import TYPES
 from billing_notifications.domain.compose import compose
@@ -42,12 +38,16 @@ class Intake:
     async def record(self, tx: Tx, trigger: Trigger) -> bool:
         """False when this (type, source) was notified already."""
         conn = tx.conn
-        switch = await settings_store.switch_for(conn, trigger.type)
-        ticketing = await settings_store.ticketing(conn)
-        text = messages.render(trigger.type, trigger.facts, await self._context(conn, trigger))
+        audience = TYPES[trigger.type].audience
+        known = await intake_store.facts(conn, trigger.type, trigger.organization_id, trigger.invoice_ids,
+                                         organization_address=audience not in ("staff", "invitee"))
+        switch, ticketing = known.switch, known.ticketing
+        context = messages.Context(organization_id=trigger.organization_id,
+                                   organization_name=known.organization_name, invoice_numbers=known.invoice_numbers)
+        text = messages.render(trigger.type, trigger.facts, context)
         notification = compose(
             trigger, notification_id=str(uuid.uuid4()), switch=switch, text=text, ticketing=ticketing,
-            recipients=await self._recipients(conn, trigger) if switch.email else [],
+            recipients=self._recipients(trigger, known.recipients) if switch.email else [],
         )
         extra = {"status": ticketing.status} if switch.ticket else None  # beyond the contract's ticket fields
         if not await notification_store.record(conn, notification, trigger.dedupe_key, extra):
@@ -58,18 +58,10 @@ class Intake:
         ))
         return True
 
-    @staticmethod
-    async def _context(conn: asyncpg.Connection, trigger: Trigger) -> messages.Context:
-        return messages.Context(
-            organization_id=trigger.organization_id,
-            organization_name=await directory_store.organization_name(conn, trigger.organization_id),
-            invoice_numbers=await invoice_store.numbers(conn, trigger.invoice_ids),
-        )
-
-    async def _recipients(self, conn: asyncpg.Connection, trigger: Trigger) -> list[str]:
+    def _recipients(self, trigger: Trigger, organization_address: list[str]) -> list[str]:
         """Who the email is for as far as is known now; the worker asks again when it sends."""
         if TYPES[trigger.type].audience == "staff":
             return [self.staff_email] if self.staff_email else []
         if TYPES[trigger.type].audience == "invitee":
             return [trigger.facts.email]
-        return await directory_store.recipients(conn, trigger.organization_id)
+        return organization_address
