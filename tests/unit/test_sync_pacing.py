@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing_sync.adapters.quickbooks_pacing import Pacer
+from billing_sync.adapters.quickbooks_pacing import Pacer, Spacing
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -40,3 +40,14 @@ async def test_the_per_minute_allowance_holds_over_a_minute():
         await pacer.admit()
         sent.append(clock.now)
     assert sent[:5] == [0.0] * 5 and sent[5] == 60.0 and sent[10] == 120.0
+
+
+async def test_batches_are_spaced_within_40_a_minute_and_never_wait_a_minute():
+    clock = FakeClock()
+    pace = Spacing(clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(80):
+        await pace.admit()
+        sent.append(clock.now)
+    assert max(sum(1 for t in sent if start <= t < start + 60) for start in sent) <= 39
+    assert sent[0] == 0 and max(clock.slept) <= 60 / 38 + 1e-9  # the first at once, then one interval at most

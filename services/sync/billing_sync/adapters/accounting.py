@@ -7,9 +7,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from billing_sync.adapters.quickbooks import CDC_MAX_OBJECTS, InvoiceLine, JournalLine, QuickBooksClient, quote
+from billing_sync.adapters.quickbooks import (
+    CDC_MAX_OBJECTS, InvoiceLine, JournalLine, QuickBooksClient, QuickBooksFault, item_fault, payment_object, quote,
+)
 
 PAGE = 1000  # MAXRESULTS at most 1000
+BATCH_ITEMS = 30  # QuickBooks: at most 30 operations in one batch request [C: QB-LIM]
 CDC_DAYS = 30  # CDC reaches back 30 days at most [C]
 MARKER_LOOKBACK = timedelta(days=1)  # our clock and accounting's may differ
 REFERENCE_LENGTH = 21  # PaymentRefNum
@@ -93,6 +96,28 @@ class Accounting:
                              note: str, txn_date: date, request_id: str) -> dict[str, Any]:
         return await self.client.create_payment(customer_id, total, sorted(lines.items()), reference[:REFERENCE_LENGTH],
                                                 note, txn_date=txn_date, request_id=request_id)
+
+    @staticmethod
+    def payment(customer_id: str, total: Decimal, lines: Mapping[str, Decimal], reference: str, note: str,
+                txn_date: date) -> dict[str, Any]:
+        """The Payment a create sends (for `create_payments`): `lines` is accounting invoice id -> amount."""
+        return payment_object(customer_id, total, sorted(lines.items()), reference[:REFERENCE_LENGTH], note, txn_date)
+
+    async def create_payments(self, payments: Mapping[str, Mapping[str, Any]],
+                              request_id: str) -> dict[str, dict[str, Any] | QuickBooksFault]:
+        """Create up to 30 payments (key -> `payment(...)`) in one batch request keyed by `request_id`, in the
+        order given: key -> the created Payment, or the fault that refused that one alone. A key missing from
+        the answer was not in the batch that first answered under `request_id`: nothing was created for it."""
+        items = [{"bId": key, "operation": "create", "Payment": dict(payment)} for key, payment in payments.items()]
+        answered: dict[str, dict[str, Any] | QuickBooksFault] = {}
+        for item in await self.client.batch(items, request_id=request_id):
+            key = str(item.get("bId"))
+            fault = item_fault(item)
+            if fault is not None:
+                answered[key] = fault
+            elif "Payment" in item:
+                answered[key] = item["Payment"]
+        return answered
 
     async def update_payment(self, current: Mapping[str, Any], total: Decimal, lines: Mapping[str, Decimal],
                              note: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from billing_sync.adapters import integration_store
 from billing_sync.adapters.accounting import Accounting
 from billing_sync.adapters.psa import PsaSource
 from billing_sync.adapters.quickbooks import QuickBooksClient, TokenProvider
-from billing_sync.adapters.quickbooks_pacing import Pacer
+from billing_sync.adapters.quickbooks_pacing import Pacer, Spacing
 from billing_sync.config import SyncSettings
 from billing_sync.domain.integrations import (
     AUTOTASK, QUICKBOOKS, AutotaskSettings, QuickBooksSettings, token_url_for,
@@ -58,6 +58,7 @@ class Connections:
         self.budget = RequestBudget(hourly_limit=settings.psa_hourly_limit, reserve=settings.psa_reserve,
                                     max_concurrent=settings.psa_max_concurrent)
         self.pacer = Pacer()  # one per process: every call to the realm counts against the same limits
+        self.batch_pacer = Spacing()  # and every batch against its 40 a minute
         self._psa: Connected[AutotaskSettings, PsaSource] | None = None
         self._accounting: Connected[QuickBooksSettings, Accounting] | None = None
         self._lock = asyncio.Lock()
@@ -120,7 +121,7 @@ class Connections:
         return Accounting(QuickBooksClient(
             self.session, base_url=self.accounting_base_url(settings.base_url), realm_id=settings.realm_id,
             token_provider=tokens, throttle_wait_seconds=self.settings.quickbooks_throttle_wait_seconds,
-            pacer=self.pacer), realm_id=settings.realm_id)
+            pacer=self.pacer, batch_pacer=self.batch_pacer), realm_id=settings.realm_id)
 
     async def quickbooks(self) -> Connected[QuickBooksSettings, Accounting] | None:
         async with self._lock:

@@ -71,12 +71,13 @@ class Pending:
     attempts: int
     written: dict[str, Decimal]
     live: PaymentSnapshot | None  # the newest snapshot in which it stood (succeeded), if any
+    batch_key: str | None = None  # its create went out in this batch, whose answer is not recorded yet
 
 
 async def due(conn: Db, limit: int) -> list[Pending]:
     rows = await conn.fetch(
         """SELECT w.payment_id, w.organization_id, w.desired, w.desired_seq, w.accounting_payment_id,
-                  w.intent_at, w.attempts, w.live,
+                  w.intent_at, w.attempts, w.live, w.batch_key,
                   coalesce((SELECT jsonb_object_agg(a.invoice_id, a.written_amount::text) FROM writeback_applications a
                             WHERE a.payment_id = w.payment_id AND a.written_amount > 0), '{}') AS written
            FROM payment_writebacks w
@@ -85,7 +86,51 @@ async def due(conn: Db, limit: int) -> list[Pending]:
     return [Pending(r["payment_id"], r["organization_id"], PaymentSnapshot.model_validate(r["desired"]),
                     r["desired_seq"], r["accounting_payment_id"], r["intent_at"],
                     r["attempts"], {k: Decimal(str(v)) for k, v in r["written"].items()},
-                    PaymentSnapshot.model_validate(r["live"]) if r["live"] is not None else None) for r in rows]
+                    PaymentSnapshot.model_validate(r["live"]) if r["live"] is not None else None,
+                    r["batch_key"]) for r in rows]
+
+
+async def claim_batch(conn: Db, batch_key: str, items: Mapping[str, str]) -> list[str]:
+    """Record the create intent of a batch's members in one statement: payment id -> the item as sent (JSON).
+    Only payments in no batch and with no intent or accounting payment yet are taken (a leader that lost its
+    lock may be claiming the same ones); returns those taken, which alone may be sent under `batch_key`."""
+    ids = list(items)
+    rows = await conn.fetch(
+        """UPDATE payment_writebacks w SET batch_key = $1, batch_item = u.item::jsonb, intent_at = now(),
+               updated_at = now()
+           FROM unnest($2::text[], $3::text[]) AS u(payment_id, item)
+           WHERE w.payment_id = u.payment_id AND w.batch_key IS NULL AND w.intent_at IS NULL
+                 AND w.accounting_payment_id IS NULL
+           RETURNING w.payment_id""", batch_key, ids, [items[i] for i in ids])
+    return [r["payment_id"] for r in rows]
+
+
+async def batch_items(conn: Db, batch_key: str) -> dict[str, str]:
+    """payment id -> the item (JSON text, money exact) of every member of `batch_key` not yet recorded."""
+    rows = await conn.fetch(
+        "SELECT payment_id, batch_item::text AS item FROM payment_writebacks WHERE batch_key = $1", batch_key)
+    return {r["payment_id"]: r["item"] for r in rows}
+
+
+async def record_batch(conn: asyncpg.Connection, batch_key: str,
+                       created: Sequence[tuple[str, str, Mapping[str, Decimal]]]) -> None:
+    """The answer of batch `batch_key` for these members: (payment id, accounting payment id, amounts written
+    per invoice); each leaves the batch (only while it is still in it: a replayed answer changes nothing)."""
+    for payment_id, accounting_id, written in created:
+        taken = await conn.fetchval(
+            """UPDATE payment_writebacks SET batch_key = NULL, batch_item = NULL WHERE payment_id = $1
+                   AND batch_key = $2 RETURNING payment_id""", payment_id, batch_key)
+        if taken is not None:
+            await record_written(conn, payment_id, accounting_id, False, written)
+
+
+async def leave_batch(conn: Db, batch_key: str, payment_ids: Sequence[str]) -> None:
+    """Accounting made no payment for these members under `batch_key` (their item was refused, or they were not
+    in the batch that answered): they leave it with no intent, and a later batch creates them."""
+    await conn.execute(
+        """UPDATE payment_writebacks SET batch_key = NULL, batch_item = NULL, intent_at = NULL, updated_at = now()
+           WHERE payment_id = ANY($1::text[]) AND batch_key = $2 AND accounting_payment_id IS NULL""",
+        list(payment_ids), batch_key)
 
 
 async def record_intent(conn: Db, payment_id: str) -> datetime:
@@ -100,7 +145,7 @@ async def forget_accounting_payment(conn: Db, payment_id: str) -> None:
     company): nothing there is ours to change; the next write creates it in these books."""
     await conn.execute(
         """UPDATE payment_writebacks SET accounting_payment_id = NULL, accounting_voided = false, intent_at = NULL,
-               updated_at = now() WHERE payment_id = $1""", payment_id)
+               batch_key = NULL, batch_item = NULL, updated_at = now() WHERE payment_id = $1""", payment_id)
 
 
 async def record_written(conn: asyncpg.Connection, payment_id: str, accounting_payment_id: str | None,
@@ -124,6 +169,14 @@ async def accounting_payment_id(conn: Db, payment_id: str) -> str | None:
     """The accounting payment recorded for `payment_id` now (None: none in these books yet)."""
     return await conn.fetchval("SELECT accounting_payment_id FROM payment_writebacks WHERE payment_id = $1",
                                payment_id)
+
+
+async def mark_done_many(conn: Db, done: Sequence[tuple[str, int]]) -> None:
+    """`mark_done` of several payments (payment id, seq) in one statement."""
+    await conn.execute(
+        """UPDATE payment_writebacks w SET done_seq = greatest(w.done_seq, u.seq), attempts = 0, last_error = NULL,
+               updated_at = now() FROM unnest($1::text[], $2::bigint[]) AS u(payment_id, seq)
+           WHERE w.payment_id = u.payment_id""", [d[0] for d in done], [d[1] for d in done])
 
 
 async def mark_done(conn: Db, payment_id: str, seq: int) -> None:

@@ -9,9 +9,12 @@ between "created in accounting" and "recorded here" never makes a second payment
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -20,8 +23,8 @@ from billing_shared.events.payments import PaymentSnapshot
 from billing_shared.leadership import lead_forever
 from billing_shared.outbox import Tx
 
-from billing_sync.adapters import psa_invoice_store, writeback_store
-from billing_sync.adapters.accounting import REFERENCE_LENGTH, Accounting
+from billing_sync.adapters import psa_invoice_store, quickbooks_json, writeback_store
+from billing_sync.adapters.accounting import BATCH_ITEMS, REFERENCE_LENGTH, Accounting
 from billing_sync.adapters.psa import PsaSource
 from billing_sync.adapters.quickbooks import QuickBooksFault
 from billing_sync.adapters.writeback_store import Desired, Pending
@@ -41,7 +44,7 @@ log = structlog.get_logger(__name__)
 LOCK = "sync-writeback"
 CHANNEL = "sync_writeback"
 OBJECT_NOT_FOUND = "610"  # QuickBooks: the object is inactive or does not exist
-BATCH = 20
+BATCH = BATCH_ITEMS  # due payments a round takes: their fresh creates fill one batch request at most
 
 
 async def on_payment_snapshots(tx: Tx, events: Sequence) -> None:  # type: ignore[type-arg]
@@ -75,11 +78,18 @@ class WritebackWorker:
                            name="payment write-back")
 
     async def round(self) -> bool:
-        """Write back one batch of what is due; True when a full batch suggests more is waiting."""
-        batch = await writeback_store.due(self.deps.pool, BATCH)
-        for pending in batch:
-            await self.handle(pending)
-        return len(batch) == BATCH
+        """Write back what is due, oldest first: fresh creates (and creates whose batch went out unrecorded)
+        together in one batch request, the rest one by one; True when a full round suggests more is waiting.
+        Nothing waits for a batch to fill: what is due now goes now (the batch pacing spaces the requests)."""
+        due = await writeback_store.due(self.deps.pool, BATCH)
+        connected = await self.deps.connections.quickbooks()
+        for batched, group in _runs(due, connected is not None):
+            if batched and connected is not None:
+                await self.handle_batch(connected.client, group)
+            else:
+                for pending in group:
+                    await self.handle(pending)
+        return len(due) == BATCH
 
     async def handle(self, pending: Pending) -> None:
         try:
@@ -88,30 +98,176 @@ class WritebackWorker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - kept and retried later, never lost
-            s = self.deps.config
-            delay = min(s.writeback_retry_max_seconds, s.writeback_retry_seconds * 2 ** pending.attempts)
-            log.warning("payment write-back failed; will retry", payment_id=pending.payment_id,
-                        attempt=pending.attempts + 1, delay=delay, error=str(exc)[:300])
-            await writeback_store.mark_failed(self.deps.pool, pending.payment_id, f"{type(exc).__name__}: {exc}",
-                                              delay)
+            await self.failed(pending, exc)
+
+    async def handle_batch(self, accounting: Accounting, group: list[Pending]) -> None:
+        """Create the group's accounting payments in one batch request, then finish those created together:
+        one read of the new balances, the PSA paid dates, one republish, done. A member refused alone is
+        retried alone; after a failure of the whole, every member is (its batch is sent again as it was)."""
+        try:
+            outcome = await write_batch(self.deps, accounting, group)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - kept and retried later, never lost
+            for pending in group:
+                await self.failed(pending, exc)
+            return
+        created: list[Pending] = []
+        for pending in group:
+            result = outcome.get(pending.payment_id)
+            if target_for(pending.snapshot).kind != "payment":  # reversed since its batch went out: voided alone
+                if isinstance(result, str):
+                    await self.handle(dataclasses.replace(pending, accounting_payment_id=result, batch_key=None))
+                else:  # that batch made nothing for it (refused, or not in it): as if it was never tried
+                    await self.handle(dataclasses.replace(pending, intent_at=None, batch_key=None))
+            elif isinstance(result, Exception):
+                await self.failed(pending, result)
+            elif result is not None:
+                created.append(dataclasses.replace(pending, accounting_payment_id=result, batch_key=None))
+            # else: not created under that batch, and not refused: the next round's batch takes it
+        if created:
+            await self.finish_batch(accounting, created)
+
+    async def finish_batch(self, accounting: Accounting, created: list[Pending]) -> None:
+        finished = []
+        for pending in created:
+            try:
+                await reconcile_refunds(self.deps, accounting, pending)  # no call unless it has refunds
+                finished.append(pending)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried alone; its payment is recorded
+                await self.failed(pending, exc)
+        try:
+            touched = sorted(set().union(*(_touched(p, target_for(p.snapshot)) for p in finished)))
+            await refresh_links(self.deps, accounting, touched)
+            await reconcile_psa(self.deps, True, touched)
+            await writeback_store.mark_done_many(self.deps.pool, [(p.payment_id, p.seq) for p in finished])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - each is retried alone (its accounting payment is recorded)
+            for pending in finished:
+                await self.failed(pending, exc)
+
+    async def failed(self, pending: Pending, exc: Exception) -> None:
+        s = self.deps.config
+        delay = min(s.writeback_retry_max_seconds, s.writeback_retry_seconds * 2 ** pending.attempts)
+        log.warning("payment write-back failed; will retry", payment_id=pending.payment_id,
+                    attempt=pending.attempts + 1, delay=delay, error=str(exc)[:300])
+        await writeback_store.mark_failed(self.deps.pool, pending.payment_id, f"{type(exc).__name__}: {exc}", delay)
+
+
+def _batchable(pending: Pending) -> bool:
+    """A create for the batch path: fresh (no accounting payment, no intent: never tried, or its batch refused
+    it) and live, or one whose batch went out and was not recorded (that batch is sent again, whatever it is
+    now). An intent without a batch (a single create, or the void path's) stays on the single path."""
+    if pending.accounting_payment_id is not None:
+        return False
+    return pending.batch_key is not None or (pending.intent_at is None and target_for(pending.snapshot).kind == "payment")
+
+
+def _runs(due: Sequence[Pending], batching: bool) -> Iterator[tuple[bool, list[Pending]]]:
+    """The due payments in order, as runs of batchable and single ones: accounting sees them in due order."""
+    run: list[Pending] = []
+    for pending in due:
+        batched = batching and _batchable(pending)
+        if run and batched != (batching and _batchable(run[-1])):
+            yield batching and _batchable(run[-1]), run
+            run = []
+        run.append(pending)
+    if run:
+        yield batching and _batchable(run[-1]), run
+
+
+def _touched(pending: Pending, target: AccountingTarget) -> set[str]:
+    touched = set(pending.written) | set(target.applications) | {a.invoice_id for a in pending.snapshot.applications}
+    if pending.live is not None and target.kind == "void":  # it may be recorded (on them) before it is voided
+        touched |= {a.invoice_id for a in pending.live.applications}
+    return touched
+
+
+BatchOutcome = dict[str, str | Exception | None]  # payment id -> accounting payment id, its refusal, or None
+
+
+async def write_batch(deps: Deps, accounting: Accounting, group: Sequence[Pending]) -> BatchOutcome:
+    """Batches left unrecorded by a crash or a lost lock are sent again first, as they were (same members,
+    same requestid: accounting answers as the first time and makes nothing twice); then the fresh creates,
+    their intent claimed in one statement under a new batch key before they are sent."""
+    outcome: BatchOutcome = {}
+    for key in dict.fromkeys(p.batch_key for p in group if p.batch_key is not None):
+        outcome.update(await _send_batch(deps, accounting, key, await writeback_store.batch_items(deps.pool, key)))
+    fresh = [p for p in group if p.batch_key is None]
+    if fresh:
+        items = await _batch_items(deps, accounting, fresh)
+        key = f"wb-{uuid.uuid4().hex}"  # QuickBooks' requestid: at most 50 characters
+        claimed = set(await writeback_store.claim_batch(deps.pool, key, items))
+        # One not claimed was taken by another leader's batch: the next round sends that one again.
+        outcome.update(await _send_batch(deps, accounting, key, {i: item for i, item in items.items() if i in claimed}))
+    return outcome
+
+
+async def _batch_items(deps: Deps, accounting: Accounting, fresh: Sequence[Pending]) -> dict[str, str]:
+    """payment id -> its batch item as stored and sent (JSON, money exact): the Payment on the invoices whose
+    link one query just verified, its place in the batch, and what it applies per invoice."""
+    invoices = sorted({i for p in fresh for i in target_for(p.snapshot).applications})
+    linked = {i: str(found["Id"]) for i, found in (await verified_links(deps, accounting, invoices)).items()}
+    items = {}
+    for n, pending in enumerate(fresh):
+        snapshot, target = pending.snapshot, target_for(pending.snapshot)
+        customer_id = await customer_for(deps.uow, accounting, pending.organization_id, snapshot.currency)
+        sale = next((t for t in snapshot.transactions if t.type == "sale"), None)
+        payment = Accounting.payment(customer_id, target.total, target.lines(linked),
+                                     snapshot.transaction_id or snapshot.payment_id, memo(snapshot),
+                                     (sale.at if sale else datetime.now(UTC)).date())
+        written = {i: a for i, a in target.applications.items() if i in linked and a > 0}
+        items[pending.payment_id] = quickbooks_json.dumps({"n": n, "payment": payment, "written": written})
+    return items
+
+
+async def _send_batch(deps: Deps, accounting: Accounting, key: str, stored: dict[str, str]) -> BatchOutcome:
+    if not stored:
+        return {}
+    records = {payment_id: quickbooks_json.loads(text) for payment_id, text in stored.items()}
+    ordered = sorted(records, key=lambda payment_id: records[payment_id]["n"])
+    try:
+        answered = await accounting.create_payments({i: records[i]["payment"] for i in ordered}, key)
+    except QuickBooksFault:  # refused as a whole: nothing ran, a new batch takes them
+        await writeback_store.leave_batch(deps.pool, key, ordered)
+        raise
+    created = {i: str(a["Id"]) for i, a in answered.items() if i in records and isinstance(a, dict)}
+    async with deps.uow.begin() as tx:
+        await writeback_store.record_batch(tx.conn, key, [
+            (i, created[i], {inv: Decimal(str(a)) for inv, a in records[i]["written"].items()}) for i in ordered
+            if i in created])
+    left = [i for i in ordered if i not in created]
+    if left:  # refused alone, or not in the batch that answered first: accounting made nothing for them
+        await writeback_store.leave_batch(deps.pool, key, left)
+        for i in left:
+            if isinstance(answered.get(i), QuickBooksFault):
+                log.warning("accounting refused a payment of a batch", payment_id=i, error=str(answered[i])[:300])
+    return {i: created.get(i) if i in created else (answered[i] if isinstance(answered.get(i), Exception) else None)
+            for i in ordered}
 
 
 async def reconcile(deps: Deps, pending: Pending) -> None:
     target = target_for(pending.snapshot)
-    touched = set(pending.written) | set(target.applications) | {a.invoice_id for a in pending.snapshot.applications}
-    if pending.live is not None and target.kind == "void":  # it may be recorded (on them) before it is voided
-        touched |= {a.invoice_id for a in pending.live.applications}
+    touched = _touched(pending, target)
     accounting = await deps.connections.quickbooks()
     if accounting is not None and target.kind != "none":
         await reconcile_accounting(deps, accounting.client, pending, target)
         await reconcile_refunds(deps, accounting.client, pending)
         await refresh_links(deps, accounting.client, sorted(touched))
+    await reconcile_psa(deps, accounting is not None, sorted(touched))
+
+
+async def reconcile_psa(deps: Deps, accounting_connected: bool, touched: Sequence[str]) -> None:
+    """The PSA paid dates of the touched invoices, then their republish, in one transaction."""
     psa = await deps.connections.autotask()
     if psa is not None:
-        await reconcile_paid_dates(deps, psa.client, sorted(touched))
-        policy = PublishPolicy(accounting is not None, psa.settings.currency, datetime.now(UTC).date())
+        await reconcile_paid_dates(deps, psa.client, touched)
+        policy = PublishPolicy(accounting_connected, psa.settings.currency, datetime.now(UTC).date())
         async with deps.uow.begin() as tx:
-            await republish(tx, sorted(touched), policy)
+            await republish(tx, touched, policy)
 
 
 async def reconcile_accounting(deps: Deps, accounting: Accounting, pending: Pending,
@@ -215,17 +371,13 @@ async def verified_links(deps: Deps, accounting: Accounting,
     """Invoice id -> its accounting invoice as read now, for the linked invoices whose object still
     exists. A link whose id now names another object, or nothing (reset books), is retired."""
     linked = await psa_invoice_store.current_links(deps.pool, accounting.realm_id, invoice_ids)
+    # One query reads them all (a deleted one is absent from its answer), not one GET each
+    objects = await accounting.by_ids("Invoice", [str(link.accounting_id) for link in linked.values()])
     found: dict[str, dict[str, Any]] = {}
     gone = []
     for invoice_id, link in sorted(linked.items()):
-        try:
-            current = await accounting.get("Invoice", link.accounting_id)
-        except QuickBooksFault as fault:
-            if fault.code != OBJECT_NOT_FOUND:
-                raise
-            gone.append(invoice_id)
-            continue
-        if same_object(invoice_id, link.created, current):
+        current = objects.get(str(link.accounting_id))
+        if current is not None and same_object(invoice_id, link.created, current):
             found[invoice_id] = current
         else:
             gone.append(invoice_id)
@@ -251,7 +403,14 @@ async def reconcile_paid_dates(deps: Deps, psa: PsaSource, invoice_ids: Sequence
     changes = paid_dates({r["invoice_id"]: r["total"] for r in rows}, applied,
                          {r["invoice_id"]: r["written_paid_on"] for r in rows}, datetime.now(UTC).date())
     external = {r["invoice_id"]: r["external_id"] for r in rows}
-    for invoice_id, paid_on in sorted(changes.items()):
+
+    async def write(invoice_id: str) -> None:
+        paid_on = changes[invoice_id]
         await psa.write_invoice(external[invoice_id], {"paidDate": paid_on.isoformat() if paid_on else None})
         await psa_invoice_store.record_paid_date(pool, invoice_id, paid_on)
+    # One write per invoice, all at once: the PSA client's budget keeps them within its concurrency limit
+    outcomes = await asyncio.gather(*(write(i) for i in sorted(changes)), return_exceptions=True)
+    failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if failure is not None:
+        raise failure
 
