@@ -641,3 +641,25 @@ async def test_a_kept_smtp_connection_ends_with_the_outage_and_a_new_one_is_open
         == ["n-1", "n-3", "n-4"]
     assert mailer.connects == 2  # one before the outage, one after it, reused for the next message
     await mailer.close()
+
+
+async def test_a_new_notification_wakes_the_listening_worker_at_once(rig):
+    """The lanes looked for due deliveries every DELIVERY_POLL_SECONDS only: each email waited for the
+    next look. A new notification's NOTIFY (at its commit) now wakes them."""
+    await email_only(rig)
+    worker = rig.worker(poll_seconds=30, listen=True)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.5)  # the lanes have looked once and nap; the worker listens
+        await rig.notify(payment_succeeded())
+        started = time.monotonic()
+
+        async def delivered():
+            rows = await rig.deliveries()
+            return rows and rows[0]["status"] == "delivered"
+
+        await eventually(delivered, timeout=5, interval=0.05)
+        assert time.monotonic() - started < 3
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -48,7 +48,7 @@ def delivery_worker(deps: Deps, email: SmtpMailer) -> DeliveryWorker:
     return DeliveryWorker(deps.uow, channels, policy, poll_seconds=s.delivery_poll_seconds,
                           concurrency=s.delivery_concurrency, lease_seconds=s.delivery_lease_seconds,
                           attempt_timeout=s.delivery_attempt_timeout_seconds,
-                          lane_concurrency={"email": s.email_concurrency})
+                          lane_concurrency={"email": s.email_concurrency}, listen=True)
 
 
 def freshness_view(runtime: Runtime, s: NotificationsSettings) -> FreshnessView:

@@ -10,6 +10,11 @@ from typing import Any
 
 import asyncpg
 
+from billing_notifications.adapters.directory_store import recipient_query
+
+
+WAKE_CHANNEL = "notifications_deliveries"  # NOTIFY at the commit of a new notification: its deliveries are due
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -27,6 +32,9 @@ class Claimed:
     ticket: dict[str, Any] | None
     created_at: datetime  # when the notification was recorded
     retry_since: datetime  # when this delivery's retry window opened (recorded, or re-driven)
+    # An email's organization address as the directory knows it at the claim, right before sending
+    # (None: not looked up; the channel asks the directory itself).
+    directory_recipients: list[str] | None = None
 
 
 _CLAIM = """WITH due AS (
@@ -42,9 +50,11 @@ _CLAIM = """WITH due AS (
    WHERE d.id = due.id AND n.notification_id = d.notification_id
    RETURNING d.id, d.delivery_id, d.notification_id, d.type, d.organization_id, d.channel, d.attempts,
              d.claim_token, d.outcome_unknown, d.recipients, n.email, n.ticket, n.created_at,
-             d.retry_since"""
-_CLAIM_ANY = _CLAIM.format(lane="")
-_CLAIM_CHANNEL = _CLAIM.format(lane="AND channel = $3")
+             d.retry_since,
+             CASE WHEN d.channel = 'email' THEN ARRAY(SELECT a FROM ({recipient}) AS r (a)) END
+                 AS directory_recipients"""
+_CLAIM_ANY = _CLAIM.format(lane="", recipient=recipient_query("d.organization_id"))
+_CLAIM_CHANNEL = _CLAIM.format(lane="AND channel = $3", recipient=recipient_query("d.organization_id"))
 
 
 async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_seconds: float,

@@ -30,15 +30,18 @@ async def organization_name(conn: asyncpg.Connection, organization_id: str) -> s
     return await conn.fetchval("SELECT name FROM organizations WHERE organization_id = $1", organization_id)
 
 
-async def recipients(conn: asyncpg.Connection, organization_id: str) -> list[str]:
-    """The default contact's address; without one, an active billing (then primary) contact's."""
-    email = await conn.fetchval(
-        """SELECT c.email FROM contacts c
+def recipient_query(organization: str) -> str:
+    """The SELECT of an organization's address (`organization`: its id, a parameter or a column), for
+    statements that read it along with other things."""
+    return f"""SELECT c.email FROM contacts c
            LEFT JOIN organizations o ON o.organization_id = c.organization_id
-           WHERE c.organization_id = $1 AND c.active AND c.email IS NOT NULL AND c.email <> ''
+           WHERE c.organization_id = {organization} AND c.active AND c.email IS NOT NULL AND c.email <> ''
            ORDER BY (c.contact_id = o.default_contact_id) IS TRUE DESC, c.is_billing DESC, c.is_primary DESC,
                     c.contact_id
-           LIMIT 1""",
-        organization_id,
-    )
+           LIMIT 1"""
+
+
+async def recipients(conn: asyncpg.Connection, organization_id: str) -> list[str]:
+    """The default contact's address; without one, an active billing (then primary) contact's."""
+    email = await conn.fetchval(recipient_query("$1"), organization_id)
     return [email] if email else []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from billing_notifications.adapters.directory_store import recipient_query
 from billing_notifications.domain.catalog import ChannelSwitch, default_switches
 from billing_notifications.domain.tickets import TicketingSettings
 
@@ -28,21 +29,13 @@ SELECT s.email AS switch_email, s.ticket AS switch_ticket,
        (SELECT name FROM organizations WHERE organization_id = $2) AS organization_name,
        (SELECT COALESCE(jsonb_object_agg(invoice_id, invoice_number), '{}'::jsonb) FROM invoices
         WHERE invoice_id = ANY($3::text[]) AND invoice_number IS NOT NULL) AS invoice_numbers,
-       CASE WHEN $4 THEN
-           (SELECT c.email FROM contacts c
-            LEFT JOIN organizations o ON o.organization_id = c.organization_id
-            WHERE c.organization_id = $2 AND c.active AND c.email IS NOT NULL AND c.email <> ''
-            ORDER BY (c.contact_id = o.default_contact_id) IS TRUE DESC, c.is_billing DESC, c.is_primary DESC,
-                     c.contact_id
-            LIMIT 1)
-       END AS recipient
-FROM (SELECT 1) AS one LEFT JOIN channel_settings s ON s.type = $1"""
+       CASE WHEN $4 THEN (RECIPIENT) END AS recipient
+FROM (SELECT 1) AS one LEFT JOIN channel_settings s ON s.type = $1""".replace("RECIPIENT", recipient_query("$2"))
 
 
 async def facts(conn: asyncpg.Connection, kind: str, organization_id: str, invoice_ids: Sequence[str], *,
                 organization_address: bool) -> IntakeFacts:
-    """`organization_address`: also look up the organization's recipient (the same rule as
-    directory_store.recipients: the default contact, else an active billing, then primary, contact)."""
+    """`organization_address`: also look up the organization's recipient (directory_store's rule)."""
     row = await conn.fetchrow(_FACTS, kind, organization_id, list(invoice_ids), organization_address)
     switch = (ChannelSwitch(email=row["switch_email"], ticket=row["switch_ticket"])
               if row["switch_email"] is not None else default_switches()[kind])

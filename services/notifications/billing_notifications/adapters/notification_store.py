@@ -15,7 +15,8 @@ async def record(conn: asyncpg.Connection, n: NotificationCreatedData, dedupe_ke
     """True when this is the first notification of its (type, dedupe key); its deliveries are
     recorded with it. `ticket_extra` are ticket fields beyond the contract (the status)."""
     ticket = {**n.ticket.model_dump(mode="json"), **(ticket_extra or {})} if n.ticket else None
-    # One statement: the notification and, when it is new, its deliveries (one per channel).
+    # One statement: the notification and, when it is new, its deliveries (one per channel), and the
+    # NOTIFY that wakes the delivery workers when it commits (delivery_store.WAKE_CHANNEL).
     inserted = await conn.fetchval(
         """WITH n AS (
                INSERT INTO notifications (notification_id, type, dedupe_key, source_event_id, organization_id,
@@ -27,7 +28,7 @@ async def record(conn: asyncpg.Connection, n: NotificationCreatedData, dedupe_ke
                SELECT gen_random_uuid(), n.notification_id, $2, $5, channel,
                       CASE WHEN channel = 'email' THEN $9::text[] ELSE '{}' END
                FROM n, unnest($6::text[]) AS channel)
-           SELECT notification_id FROM n""",
+           SELECT notification_id, pg_notify('notifications_deliveries', '') FROM n""",
         uuid.UUID(n.notification_id), n.type, dedupe_key, uuid.UUID(n.source_event_id), n.organization_id,
         list(n.channels), n.email.model_dump(mode="json") if n.email else None, ticket,
         list(n.email.to) if n.email else [],

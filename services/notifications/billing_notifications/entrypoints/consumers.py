@@ -7,7 +7,7 @@ from billing_shared.events import Event
 from billing_shared.events.catalog import (
     BILLING_DIRECTORY, BILLING_INVOICES, BILLING_PAYMENTS, BILLING_PORTAL, BILLING_SYNC,
 )
-from billing_shared.kafka.runner import Handler
+from billing_shared.kafka.runner import Batched, Handler
 from billing_shared.outbox import Tx
 
 from billing_notifications.domain import webhooks as webhook_rules
@@ -28,7 +28,7 @@ SYNC_TYPES = ("sync.failed", "sync.record_failed", "sync.stalled", "integration.
 class ConsumerSpec:
     name: str
     topics: tuple[str, ...]
-    handlers: dict[str, Handler]
+    handlers: dict[str, Handler | Batched]
 
 
 def consumers(intake: Intake) -> list[ConsumerSpec]:

@@ -54,7 +54,8 @@ class EmailChannel:
             if not to:
                 return Problem("the invitation names no email address", "permanent")
         else:
-            to = await self.recipients(c.organization_id) or list(c.recipients)
+            known = c.directory_recipients  # read with the claim, right before this attempt
+            to = (known if known is not None else await self.recipients(c.organization_id)) or list(c.recipients)
             if not to:
                 return Problem(f"no email address known for {c.organization_id}: the directory has no "
                                "active contact with an email yet", "waiting")

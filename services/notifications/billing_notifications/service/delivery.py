@@ -53,6 +53,7 @@ class DeliveryWorker:
     def __init__(self, uow: UnitOfWork, channels: Mapping[str, Channel], policy: RetryPolicy, *,
                  poll_seconds: float = 0.5, concurrency: int = 4, lease_seconds: float = 120.0,
                  attempt_timeout: float | None = None, lane_concurrency: Mapping[str, int] | None = None,
+                 listen: bool = False,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  rand: Callable[[], float] = random.random) -> None:
         self.uow = uow
@@ -69,6 +70,11 @@ class DeliveryWorker:
         self.rand = rand
         self._unrecorded: list[tuple[Claimed, Outcome, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
+        # `listen`: a new notification's NOTIFY (at its commit, any replica's) wakes the lanes at once,
+        # instead of at their next look (every `poll_seconds`, which still runs: retries fall due
+        # by time, and a NOTIFY may be missed while the listening connection is replaced).
+        self.listen = listen
+        self._wake = {channel: asyncio.Event() for channel in self.channels}
 
     def _limit(self, channel: str) -> int:
         return self.lane_concurrency.get(channel, self.concurrency)
@@ -79,6 +85,8 @@ class DeliveryWorker:
             async with asyncio.TaskGroup() as lanes:
                 for channel in self.channels:
                     lanes.create_task(self.lane(channel))
+                if self.listen:
+                    lanes.create_task(self._listen())
         finally:
             if self._recorder is not None:
                 self._recorder.cancel()
@@ -98,11 +106,38 @@ class DeliveryWorker:
                 if len(running) >= limit:
                     await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 elif len(claimed) < free:  # nothing more is due now
-                    await asyncio.sleep(self.poll_seconds)
+                    await self._nap(channel)
         finally:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    async def _nap(self, channel: str) -> None:
+        wake = self._wake[channel]
+        try:
+            await asyncio.wait_for(wake.wait(), self.poll_seconds)
+        except TimeoutError:
+            pass
+        wake.clear()
+
+    def _woken(self, *_: object) -> None:
+        for wake in self._wake.values():
+            wake.set()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.uow.pool.acquire() as conn:
+                    await conn.add_listener(delivery_store.WAKE_CHANNEL, self._woken)
+                    try:
+                        while not conn.is_closed():
+                            await asyncio.sleep(5)
+                    finally:
+                        if not conn.is_closed():
+                            await conn.remove_listener(delivery_store.WAKE_CHANNEL, self._woken)
+            except Exception:  # noqa: BLE001 - the lanes still look every poll_seconds meanwhile
+                log.warning("listening for new deliveries failed; listening again", exc_info=True)
+                await asyncio.sleep(1)
 
     @staticmethod
     def _finished(running: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:

@@ -18,6 +18,7 @@ import structlog
 from standardwebhooks import Webhook
 
 from billing_shared.events import Event
+from billing_shared.kafka.runner import Batched
 from billing_shared.leadership import lead_forever
 from billing_shared.outbox import Tx
 
@@ -32,8 +33,12 @@ log = structlog.get_logger(__name__)
 Lane = tuple[uuid.UUID, str]
 
 
-async def on_event(tx: Tx, event: Event) -> None:
-    await store.enqueue(tx.conn, event)
+async def on_events(tx: Tx, events: list[Event]) -> None:
+    """A run of consecutive events of one type (the consumer's batch): enqueued in one go, in order."""
+    await store.enqueue_many(tx.conn, events)
+
+
+on_event = Batched(on_events)
 
 
 def signed_headers(out: Outgoing, at: datetime) -> dict[str, str]:
