@@ -2,15 +2,26 @@
 `upstream.invoices.v1` and publishing `billing.invoices.v1`), against a bare aiokafka
 consume-then-produce loop over the same messages in the same run; then the peak RSS of each service.
 
-    make bench BENCH=pipeline          (or: .venv/bin/python bench/pipeline.py [events])
+    make bench BENCH=pipeline          (or: .venv/bin/python bench/pipeline.py [events] [--sync-only])
+
+The sync figures are printed as soon as they are measured; --sync-only stops there (no payments and
+notifications run), which is what a change to sync's consumer needs. With BENCH_PROFILE=<file>, py-spy
+samples the sync service while it consumes (raw collapsed stacks into that file).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -86,7 +97,23 @@ async def bare_loop(bootstrap: str, source: str, sink: str, count: int) -> float
         await producer.stop()
 
 
-async def main(count: int) -> None:
+@contextlib.contextmanager
+def profiled(pid: int) -> Iterator[None]:
+    """py-spy on `pid` while the block runs, when BENCH_PROFILE names the output file."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        yield
+        return
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--format",
+                            "raw", "--rate", "200", "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        spy.wait(30)
+
+
+async def main(count: int, sync_only: bool = False) -> None:
     async with infrastructure() as infra:
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         names = TopicNames(prefix)
@@ -100,10 +127,23 @@ async def main(count: int) -> None:
         sync, _ = await infra.start_service("sync", "billing_sync", prefix)
         # The inputs are already waiting: the clock runs from the moment the healthy service starts
         # consuming until every snapshot is published (organizations add their own directory events).
-        with PeakRss(sync.process.pid) as sync_rss:
-            started = time.perf_counter()
+        sync_cpu = psutil.Process(sync.process.pid)
+        with PeakRss(sync.process.pid) as sync_rss, profiled(sync.process.pid):
+            cpu_before, started = sum(sync_cpu.cpu_times()[:2]), time.perf_counter()
             finished = await wait_for_size(infra.bootstrap, names(BILLING_INVOICES), count)
+            cpu_seconds = sum(sync_cpu.cpu_times()[:2]) - cpu_before
         pipeline_seconds = finished - started
+        pipeline_rate, bare_rate = count / pipeline_seconds, count / bare_seconds
+        print(f"events                       {count}")
+        print(f"sync consumer (inbox+outbox) {pipeline_rate:10,.0f} events/s   ({pipeline_seconds:.2f} s)")
+        print(f"bare aiokafka loop           {bare_rate:10,.0f} events/s   ({bare_seconds:.2f} s)")
+        print(f"ratio                        {pipeline_rate / bare_rate:10.2f}")
+        # Steadier than the rates on a shared machine: what each event cost the sync process in CPU.
+        print(f"sync CPU per event           {1e6 * cpu_seconds / count:10.0f} us   "
+              f"({cpu_seconds:.2f} s of CPU, {100 * cpu_seconds / pipeline_seconds:.0f}% of a core)")
+        print(f"peak RSS MB                  sync {sync_rss.peak_mb:.0f}", flush=True)
+        if sync_only:
+            return
 
         payments, _ = await infra.start_service("payments", "billing_payments", prefix)
         notifications, _ = await infra.start_service("notifications", "billing_notifications", prefix)
@@ -112,11 +152,6 @@ async def main(count: int) -> None:
             done = await wait_for_size(infra.bootstrap, names("billing.notifications.v1"), count)
             notifications_seconds = done - started
 
-        pipeline_rate, bare_rate = count / pipeline_seconds, count / bare_seconds
-        print(f"events                       {count}")
-        print(f"sync consumer (inbox+outbox) {pipeline_rate:10,.0f} events/s   ({pipeline_seconds:.2f} s)")
-        print(f"bare aiokafka loop           {bare_rate:10,.0f} events/s   ({bare_seconds:.2f} s)")
-        print(f"ratio                        {pipeline_rate / bare_rate:10.2f}")
         print(f"notifications end to end     {count / notifications_seconds:10,.0f} events/s   "
               f"(payments and notifications consuming the snapshots together)")
         print(f"peak RSS MB                  sync {sync_rss.peak_mb:.0f}, payments {pay_rss.peak_mb:.0f}, "
@@ -124,4 +159,5 @@ async def main(count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000))
+    args = [a for a in sys.argv[1:] if a != "--sync-only"]
+    asyncio.run(main(int(args[0]) if args else 50_000, sync_only="--sync-only" in sys.argv[1:]))

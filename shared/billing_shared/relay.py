@@ -111,11 +111,15 @@ class OutboxRelay:
         one `send()` would pick (murmur2 of the key), so a key always lands on the same partition."""
         groups: dict[tuple[str, int], list[asyncpg.Record]] = {}
         partitions: dict[str, list[int]] = {}
+        chosen: dict[tuple[str, str], int] = {}  # murmur2 is pure Python: once per topic and key of a batch
         for row in rows:
-            topic = row["topic"]
-            if topic not in partitions:
-                partitions[topic] = sorted(await self.producer.partitions_for(topic))
-            partition = DefaultPartitioner()(row["key"].encode(), partitions[topic], partitions[topic])
+            topic, key = row["topic"], row["key"]
+            partition = chosen.get((topic, key))
+            if partition is None:
+                if topic not in partitions:
+                    partitions[topic] = sorted(await self.producer.partitions_for(topic))
+                known = partitions[topic]
+                partition = chosen[topic, key] = DefaultPartitioner()(key.encode(), known, known)
             groups.setdefault((topic, partition), []).append(row)
         return [(topic, partition, group) for (topic, partition), group in groups.items()]
 

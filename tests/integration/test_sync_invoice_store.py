@@ -11,7 +11,7 @@ import pytest
 from billing_shared.db import create_pool
 from billing_shared.migrations import migrate
 from billing_sync.adapters import psa_invoice_store
-from billing_sync.adapters.invoice_store import upsert_invoices, void_invoices
+from billing_sync.adapters.invoice_store import upsert_invoices, upsert_upstream, void_invoices
 from billing_sync.adapters.psa_invoice_store import LinkUpdate
 from billing_sync.domain.invoices import InvoiceRecord, VoidRequest
 from billing_sync.domain.psa import PsaInvoice
@@ -53,6 +53,26 @@ async def test_a_version_not_newer_than_the_stored_one_is_ignored(pool):
         [newer] = await upsert_invoices(conn, [replace(record("1", version=4), total=Decimal("450.00"))])
     assert (newer.version, newer.total) == (4, Decimal("450.00"))
     assert await pool.fetchval("SELECT total FROM invoices") == Decimal("450.00")
+
+
+async def test_upstream_records_come_back_with_the_version_and_number_the_store_gave_them(pool):
+    """upsert_upstream reads back only the version and number (not whole rows): what it returns must still be the
+    invoice as stored, since those are the snapshots published."""
+    unnumbered = replace(record("1", version=2), invoice_number=None)
+    async with pool.acquire() as conn:
+        await psa_invoice_store.upsert_links(conn, "realm-1", [LinkUpdate("autotask:1", "acc-1", "INV-77", None, "USD",
+                                                                          Decimal("500.00"), Decimal("500.00"))])
+        [first] = await upsert_upstream(conn, [unnumbered])
+        assert (first.version, first.invoice_number) == (2, "INV-77")  # the number accounting gave it
+        await upsert_invoices(conn, [replace(first, version=5)])  # sync published versions of its own since
+        stored = await upsert_upstream(conn, [replace(unnumbered, version=3), record("2", version=1),
+                                              replace(unnumbered, version=1, external_id="3", invoice_id="autotask:3")])
+        assert await upsert_upstream(conn, [replace(unnumbered, version=3)]) == []  # not newer: nothing stored
+    assert [(r.invoice_id, r.version, r.invoice_number, r.total) for r in stored] == [
+        ("autotask:1", 6, "INV-77", Decimal("500.00")), ("autotask:2", 1, "1042", Decimal("500.00")),
+        ("autotask:3", 1, None, Decimal("500.00"))]
+    rows = await pool.fetch("SELECT invoice_id, version, invoice_number FROM invoices ORDER BY invoice_id")
+    assert [tuple(r) for r in rows] == [(r.invoice_id, r.version, r.invoice_number) for r in stored]
 
 
 async def test_voids_apply_only_to_known_invoices_with_a_newer_version(pool):
