@@ -2,7 +2,10 @@
 
 Without a data folder nothing is written (tests keep their simulators in memory). With one, the
 state is read at start when `<name>.json` is there, written a moment after any request that may
-change it (every method but GET and HEAD), and written once more at shutdown. A write goes to a
+change it (every method but GET and HEAD), and written once more at shutdown. Under steady changes a
+write follows the previous one after at least SAVE_DELAY_SECONDS, and after at least
+SAVE_SPACING times as long as that write took: a whole-file rewrite of a large world every half
+second cost a simulator more CPU than serving its requests. A write goes to a
 temporary file first and replaces the snapshot in one rename: a crash leaves the previous one.
 
 Snapshots are JSON with tagged values for what JSON lacks (Decimal, datetime, date, tuple).
@@ -15,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +31,7 @@ from aiohttp import web
 log = logging.getLogger("billing_simulators.persistence")
 
 SAVE_DELAY_SECONDS = 0.5  # changes within this window are written together
+SAVE_SPACING = 20  # writing takes at most about 1/20 of the simulator's time
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORMAT = 1
 
@@ -114,14 +119,17 @@ class _Persister:
         self.snapshots.write(self.dump())
 
     async def run(self) -> None:
+        took = 0.0
         while True:
             await self.changed.wait()
-            await asyncio.sleep(SAVE_DELAY_SECONDS)
+            await asyncio.sleep(max(SAVE_DELAY_SECONDS, SAVE_SPACING * took))
             self.changed.clear()
+            started = time.perf_counter()
             try:
                 self.save()
             except Exception:  # noqa: BLE001 - a failed write is tried again at the next change
                 log.exception("could not write the simulator state to %s", self.snapshots.path)
+            took = time.perf_counter() - started
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

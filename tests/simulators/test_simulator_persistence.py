@@ -125,3 +125,33 @@ async def test_without_a_data_folder_nothing_is_kept(tmp_path: Path, monkeypatch
         status, _ = await _api(server, http, issued["access_token"], "GET", f"customer/{customer['Customer']['Id']}")
         assert status == 400  # a fresh world: Object Not Found
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_slow_write_spaces_the_next_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The whole world was rewritten every half second under steady changes, however long a write took;
+    now the next write waits at least SAVE_SPACING times as long as the last one took."""
+    import asyncio
+    import time
+
+    from billing_simulators import persistence
+
+    monkeypatch.setattr(persistence, "SAVE_DELAY_SECONDS", 0.05)
+    writes: list[float] = []
+
+    def dump() -> dict:
+        time.sleep(0.05)  # a large world: each write takes 50 ms, so the next waits a second or more
+        writes.append(time.monotonic())
+        return {"n": len(writes)}
+
+    persister = persistence._Persister(persistence.Snapshots.in_folder(tmp_path, "sim"), dump)
+    task = asyncio.create_task(persister.run())
+    try:
+        for _ in range(8):  # steady changes for 0.8 s
+            persister.changed.set()
+            await asyncio.sleep(0.1)
+        assert len(writes) == 1, writes
+        await asyncio.sleep(0.6)
+        assert len(writes) == 2 and writes[1] - writes[0] >= 1.0
+    finally:
+        task.cancel()
+    assert persistence.Snapshots.in_folder(tmp_path, "sim").read() == {"n": 2}
