@@ -5,12 +5,17 @@ wait. A payment that never succeeded is never written. The sync service runs in-
 broker and database, against the simulators."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from billing_shared.events.payments import PaymentCancelled, PaymentChargedBack, PaymentFailed, PaymentSucceeded
 from billing_shared.kafka.topics import TopicNames, ensure_topics
+from billing_sync.adapters import writeback_store
+from billing_sync.adapters.writeback_store import Desired
+from billing_sync.domain.writeback import live_applications
 from tests.e2e.sync_support import simulators, sync_in_process, sync_settings
 from tests.integration.test_sync_writeback import Payments, books_payments, numbered, settled, snapshot
 from tests.support import eventually
@@ -120,3 +125,39 @@ async def test_a_reversed_payment_whose_invoice_another_payment_paid_since_is_re
     assert row["accounting_payment_id"] == recorded["4001"]["Id"]
     assert recorded["4002"]["TotalAmt"] == 500.0
     assert (await sims.acct_call("GET", f"/_sim/invoices/{invoice_501}"))["Balance"] == 0  # paid by p2
+
+
+async def test_a_batch_that_never_ran_is_sent_again_with_its_reversed_member_unapplied(world, database_url):
+    """p1's batch failed as a whole (a 503: nothing ran) and keeps its batch key; then p2 pays invoice 501 in
+    full and p1 is cancelled, both recorded at once, so p1's batch is sent again first, in the same round as
+    p2's. Sent again with p1's lines, it would take 501's balance from p2 (refused, a minute's retry); sent
+    with p1 unapplied, both are written at once and p1 ends recorded then voided."""
+    sims, api, payments, books = world
+    await sims.acct_call("POST", "/_sim/faults", {"path_contains": "/batch", "status": 503, "count": 1})
+    await payments.publish(PaymentSucceeded, snapshot("p1"))
+
+    async def refused():
+        row = await _row(api, "p1")
+        return row if row and row["pending"] and "503" in (row["last_error"] or "") else None
+    await eventually(refused, timeout=30)
+    p2 = snapshot("p2", transaction_id="4002")
+    _, cancelled = REVERSALS["cancelled"]
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "sync"})
+    try:
+        async with conn.transaction():
+            await writeback_store.record_desired(conn, [
+                Desired("p2", p2.organization_id, p2, datetime.now(UTC), live_applications(p2), p2),
+                Desired("p1", p2.organization_id, cancelled(), datetime.now(UTC), {}, None)])
+    finally:
+        await conn.close()
+
+    async def both_done():
+        p1_row, p2_row = await _row(api, "p1"), await _row(api, "p2")
+        done = p1_row and p2_row and not p1_row["pending"] and not p2_row["pending"]
+        return (p1_row, p2_row) if done else None
+    p1_row, p2_row = await eventually(both_done, timeout=20)  # well before a refused write's retry
+    assert p1_row["accounting_voided"] and p2_row["attempts"] == 0 and p2_row["last_error"] is None
+    recorded = {p["PaymentRefNum"]: p for p in await books_payments(sims)}
+    assert (recorded["4001"]["TotalAmt"], recorded["4001"]["Line"]) == (0, [])
+    assert recorded["4002"]["TotalAmt"] == 500.0 and len(recorded) == 2
+    assert (await sims.acct_call("GET", f"/_sim/invoices/{books['autotask:501']['Id']}"))["Balance"] == 0

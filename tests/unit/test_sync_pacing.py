@@ -51,3 +51,14 @@ async def test_batches_are_spaced_within_40_a_minute_and_never_wait_a_minute():
         sent.append(clock.now)
     assert max(sum(1 for t in sent if start <= t < start + 60) for start in sent) <= 39
     assert sent[0] == 0 and max(clock.slept) <= 60 / 38 + 1e-9  # the first at once, then one interval at most
+
+
+async def test_ready_waits_for_the_next_batch_turn_without_taking_it():
+    clock = FakeClock()
+    pace = Spacing(interval=1.5, clock=clock, sleep=clock.sleep)
+    assert await pace.ready() is False  # nothing sent yet: at once
+    await pace.admit()
+    clock.now += 0.5
+    assert await pace.ready() is True and clock.now == 1.5
+    await pace.admit()  # its turn was not taken by `ready`: admitted at once
+    assert clock.now == 1.5

@@ -103,6 +103,9 @@ class Accounting:
         """The Payment a create sends (for `create_payments`): `lines` is accounting invoice id -> amount."""
         return payment_object(customer_id, total, sorted(lines.items()), reference[:REFERENCE_LENGTH], note, txn_date)
 
+    async def batch_ready(self) -> bool:
+        return await self.client.batch_ready()
+
     async def create_payments(self, payments: Mapping[str, Mapping[str, Any]],
                               request_id: str) -> dict[str, dict[str, Any] | QuickBooksFault]:
         """Create up to 30 payments (key -> `payment(...)`) in one batch request keyed by `request_id`, in the

@@ -233,6 +233,10 @@ class QuickBooksClient:
         payment = payment_object(customer_id, total, applied, reference, private_note, txn_date)
         return await self._create("Payment", payment, request_id=request_id)
 
+    async def batch_ready(self) -> bool:
+        """Wait until a batch request may go at once (see `Spacing.ready`); True when it waited."""
+        return await self._batch_pacer.ready() if self._batch_pacer is not None else False
+
     async def batch(self, items: Sequence[dict[str, Any]], *, request_id: str | None = None) -> list[dict[str, Any]]:
         """`POST batch`: at most 30 items (`{"bId", "operation": "create", "Payment": {...}}` or `{"bId", "Query":
         "select ..."}`), run in order, each on its own; their answers (`bId` and the object, `QueryResponse` or

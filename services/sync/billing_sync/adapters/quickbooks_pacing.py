@@ -56,3 +56,12 @@ class Spacing:
             while (wait := self._last + self.interval - self._clock()) > 0:
                 await self._sleep(wait)
             self._last = self._clock()
+
+    async def ready(self) -> bool:
+        """Wait until a call would be admitted at once (without taking its turn); True when it waited. A caller
+        that gathers what to send after this sends what came during the wait too, not one interval later."""
+        waited = False
+        while (wait := self._last + self.interval - self._clock()) > 0:
+            await self._sleep(wait)
+            waited = True
+        return waited

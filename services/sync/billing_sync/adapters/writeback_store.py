@@ -105,11 +105,13 @@ async def claim_batch(conn: Db, batch_key: str, items: Mapping[str, str]) -> lis
     return [r["payment_id"] for r in rows]
 
 
-async def batch_items(conn: Db, batch_key: str) -> dict[str, str]:
-    """payment id -> the item (JSON text, money exact) of every member of `batch_key` not yet recorded."""
+async def batch_items(conn: Db, batch_key: str) -> dict[str, tuple[str, PaymentSnapshot]]:
+    """payment id -> (the item as sent: JSON text, money exact; the desired snapshot now) of every member of
+    `batch_key` not yet recorded."""
     rows = await conn.fetch(
-        "SELECT payment_id, batch_item::text AS item FROM payment_writebacks WHERE batch_key = $1", batch_key)
-    return {r["payment_id"]: r["item"] for r in rows}
+        """SELECT payment_id, batch_item::text AS item, desired FROM payment_writebacks
+           WHERE batch_key = $1""", batch_key)
+    return {r["payment_id"]: (r["item"], PaymentSnapshot.model_validate(r["desired"])) for r in rows}
 
 
 async def record_batch(conn: asyncpg.Connection, batch_key: str,

@@ -83,6 +83,9 @@ class WritebackWorker:
         Nothing waits for a batch to fill: what is due now goes now (the batch pacing spaces the requests)."""
         due = await writeback_store.due(self.deps.pool, BATCH)
         connected = await self.deps.connections.quickbooks()
+        if connected is not None and any(_batchable(p) for p in due) and await connected.client.batch_ready():
+            # The batch could not go before now: what came due meanwhile goes in it, not one interval later
+            due = await writeback_store.due(self.deps.pool, BATCH)
         for batched, group in _runs(due, connected is not None):
             if batched and connected is not None:
                 await self.handle_batch(connected.client, group)
@@ -195,7 +198,13 @@ async def write_batch(deps: Deps, accounting: Accounting, group: Sequence[Pendin
     their intent claimed in one statement under a new batch key before they are sent."""
     outcome: BatchOutcome = {}
     for key in dict.fromkeys(p.batch_key for p in group if p.batch_key is not None):
-        outcome.update(await _send_batch(deps, accounting, key, await writeback_store.batch_items(deps.pool, key)))
+        members = await writeback_store.batch_items(deps.pool, key)
+        # A member reversed since goes unapplied (as_recorded): if this batch never ran, its invoices got their
+        # balance back and may be paid by another since, so its lines would be refused. If it ran, the first
+        # answer stands whatever is sent now (then the void path voids what it made).
+        reversed_ = {i for i, (_, desired) in members.items() if target_for(desired).kind == "void"}
+        outcome.update(await _send_batch(deps, accounting, key, {i: item for i, (item, _) in members.items()},
+                                         reversed_))
     fresh = [p for p in group if p.batch_key is None]
     if fresh:
         items = await _batch_items(deps, accounting, fresh)
@@ -224,10 +233,16 @@ async def _batch_items(deps: Deps, accounting: Accounting, fresh: Sequence[Pendi
     return items
 
 
-async def _send_batch(deps: Deps, accounting: Accounting, key: str, stored: dict[str, str]) -> BatchOutcome:
+async def _send_batch(deps: Deps, accounting: Accounting, key: str, stored: dict[str, str],
+                      unapplied: set[str] | None = None) -> BatchOutcome:
+    """Send batch `key` (payment id -> stored item; those in `unapplied` without their lines) and record its
+    answer."""
     if not stored:
         return {}
     records = {payment_id: quickbooks_json.loads(text) for payment_id, text in stored.items()}
+    for payment_id in unapplied or ():
+        records[payment_id] = {**records[payment_id], "written": {},
+                               "payment": {**records[payment_id]["payment"], "Line": []}}
     ordered = sorted(records, key=lambda payment_id: records[payment_id]["n"])
     try:
         answered = await accounting.create_payments({i: records[i]["payment"] for i in ordered}, key)
