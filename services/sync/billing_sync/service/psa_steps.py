@@ -4,10 +4,11 @@ the last committed page and publishes nothing twice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -24,6 +25,7 @@ from billing_sync.service.runs import save_progress
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
 Store = Callable[[Tx, list[Any], PublishPolicy], Awaitable[None]]
 
 
@@ -103,6 +105,28 @@ def _parse(spec: EntitySpec, entity: str, page: list[dict[str, Any]]) -> list[An
     return parsed
 
 
+_END = object()
+
+
+async def read_ahead(pages: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`pages`, with the next page read while the caller stores the one it has: reading and storing take
+    turns otherwise, each waiting on the other. One page ahead at most; the caller still commits in order."""
+    source = aiter(pages)
+    upcoming: asyncio.Future[Any] = asyncio.ensure_future(anext(source, _END))
+    try:
+        while (page := await upcoming) is not _END:
+            upcoming = asyncio.ensure_future(anext(source, _END))
+            yield page
+    finally:  # the caller stopped or failed: the read under way is dropped, whatever it brings
+        upcoming.cancel()
+        await asyncio.wait([upcoming])
+        if not upcoming.cancelled():
+            upcoming.exception()  # retrieved: it no longer matters
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 async def pull(step: StepRun, entity: str) -> None:
     """Read one entity from its checkpoint to the end, committing page by page."""
     state = step.progress.get(entity) or {}
@@ -114,18 +138,20 @@ async def pull(step: StepRun, entity: str) -> None:
     total: int | None = state.get("total")
     counting: asyncio.Task[int] | None = None
     try:
-        async for page in step.psa.pages(psa_entity, filters, state.get("after_id"), spec.include_fields):
-            if total is None and counting is None and len(page) == PAGE:
-                counting = asyncio.create_task(step.psa.count(psa_entity, filters))  # more than a page: count
-            if counting is not None and counting.done():
-                total = counting.result()
-            items = _parse(spec, entity, page)
-            stamps = [getattr(i, "changed_at", None) for i in items]
-            async with step.uow.begin() as tx:
-                await spec.store(tx, items, step.policy)
-                step.progress = advance(step.progress, entity, fetched=len(page), last_id=int(page[-1]["id"]),
-                                        changed_at=max((s for s in stamps if s), default=None), total=total)
-                await save_progress(tx, step.run_id, entity, step.progress[entity])
+        pages = step.psa.pages(psa_entity, filters, state.get("after_id"), spec.include_fields)
+        async with contextlib.aclosing(read_ahead(pages)) as ahead:
+            async for page in ahead:
+                if total is None and counting is None and len(page) == PAGE:
+                    counting = asyncio.create_task(step.psa.count(psa_entity, filters))  # more than a page: count
+                if counting is not None and counting.done():
+                    total = counting.result()
+                items = _parse(spec, entity, page)
+                stamps = [getattr(i, "changed_at", None) for i in items]
+                async with step.uow.begin() as tx:
+                    await spec.store(tx, items, step.policy)
+                    step.progress = advance(step.progress, entity, fetched=len(page), last_id=int(page[-1]["id"]),
+                                            changed_at=max((s for s in stamps if s), default=None), total=total)
+                    await save_progress(tx, step.run_id, entity, step.progress[entity])
         if counting is not None:
             total = await counting
     finally:
