@@ -6,6 +6,8 @@ The invoices are history already numbered in the PSA and no accounting integrati
 run's cost is reading the PSA and publishing, not creating 100,000 invoices in accounting.
 
     make bench BENCH=initial_sync      (or: .venv/bin/python bench/initial_sync.py [invoices])
+
+With BENCH_PROFILE=<file>, py-spy samples the sync service during the run (raw collapsed stacks).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import uuid
 
 import aiohttp
 import asyncpg
+import psutil
 
 from billing_shared.kafka.topics import TopicNames, ensure_topics
 from billing_shared.logging import configure_logging
@@ -26,6 +29,7 @@ from devstack.ports import free_port
 from devstack.processes import start_python, wait_healthy
 
 from harness import TOKENS, infrastructure
+from pipeline import profiled
 
 ORGANIZATIONS, CONTACTS_PER_ORGANIZATION = 2_000, 10
 USER, SECRET, CODE = "api@msp.example", "sim-secret", "SIMINTEGRATIONCODE000000000000"
@@ -77,7 +81,7 @@ async def main(invoices: int) -> None:
         infra.processes.append(psa)
         await wait_healthy([psa], timeout=60)
         psa_url = f"http://127.0.0.1:{psa_port}"
-        _, sync = await infra.start_service("sync", "billing_sync", prefix)
+        sync_process, sync = await infra.start_service("sync", "billing_sync", prefix)
         await infra.start_service("payments", "billing_payments", prefix)
         payments_db = await asyncpg.connect(infra.database_url)
         timeout = aiohttp.ClientTimeout(total=600)
@@ -91,7 +95,10 @@ async def main(invoices: int) -> None:
                 assert r.status == 200, await r.text()
             async with http.delete(f"{psa_url}/_sim/requests"):
                 pass
-            started = time.perf_counter()
+            sync_cpu = psutil.Process(sync_process.process.pid)
+            cpu_before, started = sum(sync_cpu.cpu_times()[:2]), time.perf_counter()
+            spy = profiled(sync_process.process.pid)
+            spy.__enter__()
             run = await post(http, f"{sync}/v1/sync/runs", {}, ADMIN)
             run_done = None
             while True:
@@ -103,6 +110,8 @@ async def main(invoices: int) -> None:
                     if state["status"] != "running":
                         assert state["status"] == "completed", state
                         run_done = time.perf_counter() - started
+                        run_cpu = sum(sync_cpu.cpu_times()[:2]) - cpu_before
+                        spy.__exit__(None, None, None)
                 if projected >= invoices and run_done is not None:
                     break
                 if time.perf_counter() - started > 600:
@@ -118,6 +127,8 @@ async def main(invoices: int) -> None:
               f"{invoices:,} invoices ({rows:,} rows)")
         print(f"sync run completed in {run_done:.1f} s; all {invoices:,} invoices in payments' projection after "
               f"{wall:.1f} s: {rows / wall:,.0f} rows/s")
+        # Steadier than the wall time on a shared machine: the CPU the sync service spent on the run.
+        print(f"sync CPU during the run: {run_cpu:.1f} s ({1e6 * run_cpu / rows:.0f} us per row)")
         print(f"PSA calls: {calls['total']} against a minimum of {minimum} (rows / 500 per entity): "
               f"{100 * (calls['total'] / minimum - 1):+.1f}%; max concurrent per endpoint "
               f"{max(calls['max_concurrent'].values())}, over the thread limit {calls['over_thread_limit']}")
