@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 
 
-async def _init_connection(conn: asyncpg.Connection, on_connect: Callable[[asyncpg.Connection], Any] | None = None) -> None:
+async def _init_connection(conn: asyncpg.Connection,
+                           on_connect: Callable[[asyncpg.Connection], Any] | None = None) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     if on_connect is not None:

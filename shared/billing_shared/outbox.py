@@ -22,10 +22,22 @@ class Tx:
     conn: asyncpg.Connection
     topics: TopicNames
     pending: list[tuple[str, Event]] = field(default_factory=list)
+    taken: int = 0  # events handed to a caller's own statement (`take`)
 
     def publish(self, topic: str, event: Event) -> None:
         """Queue `event` for `topic` (a contract name); it is written to the outbox at commit."""
         self.pending.append((topic, event))
+
+    def take(self) -> tuple[list[str], list[str], list[str], list[str]]:
+        """The queued events as the outbox's columns (event_id, topic, key, payload), for a caller whose
+        last statement of the transaction writes them too (one round trip fewer). Only for the last
+        statement: events written earlier than the transaction's last lock could take outbox ids out of
+        commit order. They count as written (the relay is woken at commit)."""
+        rows = ([e.event_id for _, e in self.pending], [self.topics(t) for t, _ in self.pending],
+                [e.organization_id for _, e in self.pending], [e.model_dump_json() for _, e in self.pending])
+        self.taken += len(self.pending)
+        self.pending.clear()
+        return rows
 
     async def flush(self) -> int:
         """Write the queued events into the outbox (part of this transaction)."""
@@ -64,6 +76,6 @@ class UnitOfWork:
         wrote = 0
         async with conn.transaction():
             yield tx
-            wrote = await tx.flush()
+            wrote = await tx.flush() + tx.taken
         if wrote and self._on_commit is not None:
             self._on_commit()

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -91,8 +93,17 @@ def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, clie
     return app
 
 
+def dumps(value: Any) -> str:
+    """JSON text for a response: orjson (several times faster than the json module on the hot paths); what
+    orjson refuses and the json module takes (an integer beyond 64 bits) goes through the json module."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def json_ok(payload: BaseModel | dict[str, Any] | list[Any], status: int = 200) -> web.Response:
     """A JSON response; pydantic models in JSON mode (money as strings)."""
     if isinstance(payload, BaseModel):
         return web.Response(text=payload.model_dump_json(), status=status, content_type="application/json")
-    return web.json_response(payload, status=status)
+    return web.json_response(payload, status=status, dumps=dumps)

@@ -63,16 +63,23 @@ async def complete(conn: asyncpg.Connection | asyncpg.Pool, scope: str, key: str
         scope, key, uuid.UUID(claim_id), status, body)
 
 
+Outbox = tuple[list[str], list[str], list[str], list[str]]  # event_id, topic, key, payload (`Tx.take`)
+_NO_EVENTS: Outbox = ([], [], [], [])
+
+
 async def complete_for_payment(conn: asyncpg.Connection, payment_id: str, status: int, body: dict[str, Any], *,
-                               free_invoices: list[str] | None = None) -> None:
+                               free_invoices: list[str] | None = None, outbox: Outbox = _NO_EVENTS) -> None:
     """The request that created a pending payment gets its final response (whoever learnt the outcome).
-    `free_invoices`: the invoices the payment held in flight, freed in the same statement."""
+    In the same statement: `free_invoices`, the invoices the payment held in flight, are freed, and `outbox`,
+    the transaction's events (when this is its last statement), is written."""
     await conn.execute(
         """WITH freed AS (UPDATE invoices SET in_flight_payment_id = NULL
-                          WHERE invoice_id = ANY($4::text[]))
+                          WHERE invoice_id = ANY($4::text[])),
+                events AS (INSERT INTO outbox (event_id, topic, key, payload)
+                           SELECT * FROM unnest($5::uuid[], $6::text[], $7::text[], $8::text[]))
            UPDATE idempotency_keys SET response_status = $2, response_body = $3, completed_at = now()
            WHERE payment_id = $1 AND response_status IS NULL""",
-        uuid.UUID(payment_id), status, body, free_invoices or [])
+        uuid.UUID(payment_id), status, body, free_invoices or [], *outbox)
 
 
 async def release(conn: asyncpg.Pool | asyncpg.Connection, scope: str, key: str, claim_id: str) -> None:

@@ -63,6 +63,15 @@ class Moved:
     over_applied: list[PayableInvoice]  # invoices money was moved onto that now hold more than their total
 
 
+# {source} yields (invoice_id, delta) rows as `d`; {today} is the paid date's parameter.
+MOVE_APPLIED = """UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
+       total = GREATEST(i.source_total, i.applied + d.delta),
+       ledger_paid_on = CASE WHEN GREATEST(i.source_total, i.applied + d.delta) - (i.applied + d.delta) = 0
+                             THEN coalesce(i.ledger_paid_on, {today}) ELSE NULL END
+    FROM {source} AS d(invoice_id, delta) WHERE i.invoice_id = d.invoice_id
+    RETURNING d.delta, """ + columns("i").replace("{", "{{").replace("}", "}}")
+
+
 async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], today: date) -> Moved:
     """The ledger's moves onto or off invoices; the paid date follows the balance (as PayableInvoice.moved).
     `total` follows `applied` up when money lands on an invoice whose total accounting lowered meanwhile
@@ -70,17 +79,19 @@ async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], tod
     if not deltas:
         return Moved(set(), [])
     if len(deltas) > 1:  # an UPDATE's join locks in no set order: take the locks in invoice_id order first
-        await conn.execute("SELECT 1 FROM invoices WHERE invoice_id = ANY($1::text[]) ORDER BY invoice_id FOR UPDATE",
-                           list(deltas))
-    rows = await conn.fetch(
-        f"""UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
-               total = GREATEST(i.source_total, i.applied + d.delta),
-               ledger_paid_on = CASE WHEN GREATEST(i.source_total, i.applied + d.delta) - (i.applied + d.delta) = 0
-                                     THEN coalesce(i.ledger_paid_on, $3) ELSE NULL END
-           FROM unnest($1::text[], $2::numeric[]) AS d(invoice_id, delta) WHERE i.invoice_id = d.invoice_id
-           RETURNING d.delta, {", ".join("i.source_total AS total" if f == "total" else "i." + f for f in _FIELDS)}""",
-        list(deltas), list(deltas.values()), today,
-    )
+        await lock_in_order(conn, list(deltas))
+    rows = await conn.fetch(MOVE_APPLIED.format(source="unnest($1::text[], $2::numeric[])", today="$3"),
+                            list(deltas), list(deltas.values()), today)
+    return moved_of(rows)
+
+
+async def lock_in_order(conn: asyncpg.Connection, invoice_ids: list[str]) -> None:
+    await conn.execute("SELECT 1 FROM invoices WHERE invoice_id = ANY($1::text[]) ORDER BY invoice_id FOR UPDATE",
+                       invoice_ids)
+
+
+def moved_of(rows: Sequence[asyncpg.Record]) -> Moved:
+    """What MOVE_APPLIED's rows tell."""
     return Moved({r["invoice_id"] for r in rows if r["source_status"] == "voided"},
                  [to_invoice(r) for r in rows if r["delta"] > 0 and r["applied"] > r["total"]])
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from billing_payments.adapters import invoice_store
+from billing_payments.adapters.invoice_store import Moved
 from billing_payments.domain.payment import Allocation, ApplicationEntry, Method, Payment, TransactionRow
 
 _SELECT = """
@@ -25,6 +27,12 @@ SELECT p.*,
      FROM payment_transactions t WHERE t.payment_id = p.payment_id) AS transactions
 FROM payments p
 """
+
+
+_LOCK_AND_READ = _SELECT.replace(
+    "FROM payments p",
+    ", (SELECT s.version FROM payments s WHERE s.payment_id = p.payment_id) AS seen_version FROM payments p",
+) + " WHERE p.payment_id = $1 FOR UPDATE OF p"
 
 
 class ConcurrentUpdate(Exception):
@@ -61,10 +69,17 @@ async def load(conn: asyncpg.Connection, payment_id: str, *, for_update: bool = 
     if pid is None:
         return None
     if for_update:
-        # The lock first, on its own: a statement that waits for a row lock reads every other table (the
-        # entries, the rows) from the snapshot it took before the wait, in READ COMMITTED. Read after it.
-        if await conn.fetchval("SELECT true FROM payments WHERE payment_id = $1 FOR UPDATE", pid) is None:
+        # A statement that waits for a row lock (or finds the row changed since its snapshot) returns the
+        # row as it is now but reads every other table (the entries, the rows) from the snapshot it took
+        # before, in READ COMMITTED. `seen_version` is the version in that snapshot: when it is the locked
+        # row's own, no writer came in between and the read is whole. Only a pending payment is trusted so:
+        # it has no refund rows, the one kind of row changed without a new version. Otherwise it is read
+        # again, under the lock now held.
+        row = await conn.fetchrow(_LOCK_AND_READ, pid)
+        if row is None:
             return None
+        if row["status"] == "pending" and row["version"] == row["seen_version"]:
+            return _payment(row)
     row = await conn.fetchrow(_SELECT + " WHERE p.payment_id = $1", pid)
     return _payment(row) if row else None
 
@@ -103,53 +118,83 @@ async def insert(conn: asyncpg.Connection, p: Payment, *, vault_id: str | None, 
     )
 
 
-async def save(conn: asyncpg.Connection, before: Payment, after: Payment, *,
-               refund_gateway_status: str = "recorded") -> Payment:
-    """Write `after` over `before`: the row under its version, then only the new entries and rows.
-    Returns `after` with its new version."""
-    pid = uuid.UUID(after.payment_id)
+_SAVE = """
+    u AS (
+      UPDATE payments SET status = $3, failure_reason = $4, transaction_id = $5, sale_amount = $6,
+                          unapplied_amount = $7, refund_amount = $8, gateway_reversal = $9,
+                          -- a new cancel intent is leased to the request that records it; a settled one
+                          -- holds no lease, and a dropped one (nothing moved) forgets that anything was sent
+                          reversal_claimed_at = CASE WHEN $9 IS DISTINCT FROM 'pending' THEN NULL
+                                                     WHEN gateway_reversal IS DISTINCT FROM 'pending' THEN now()
+                                                     ELSE reversal_claimed_at END,
+                          reversal_sent = reversal_sent AND $9 IS NOT NULL,
+                          version = version + 1, updated_at = now()
+      WHERE payment_id = $1 AND version = $2
+      RETURNING payment_id),
+    e AS (
+      INSERT INTO application_entries (payment_id, invoice_id, amount, reason)
+      SELECT u.payment_id, x.invoice_id, x.amount, x.reason
+      FROM u, unnest($10::text[], $11::numeric[], $12::text[]) WITH ORDINALITY AS x (invoice_id, amount, reason, n)
+      ORDER BY x.n),
+    t AS (
+      INSERT INTO payment_transactions (payment_id, seq, type, amount, at, transaction_id, gateway_status)
+      SELECT u.payment_id, x.* FROM u, unnest($13::int[], $14::text[], $15::numeric[], $16::timestamptz[],
+                                              $17::text[], $18::text[]) AS x)"""
+# The ledger's moves onto or off invoices, with the payment's save (only if the save's version matched).
+_SAVE_AND_MOVE = f"""WITH {_SAVE},
+    m AS ({invoice_store.MOVE_APPLIED.format(source="u, unnest($19::text[], $20::numeric[])", today="$21")})
+    SELECT c.n AS updated, m.* FROM (SELECT count(*) AS n FROM u) AS c LEFT JOIN m ON true"""
+
+
+def _save_args(before: Payment, after: Payment, refund_gateway_status: str) -> list[Any]:
     entries = after.entries[len(before.entries):]
     rows = after.transactions[len(before.transactions):]
     first = len(before.transactions)
-    # One statement: the row under its version and the new entries and rows (inserted only if the row was).
-    updated = await conn.fetchval(
-        """WITH u AS (
-             UPDATE payments SET status = $3, failure_reason = $4, transaction_id = $5, sale_amount = $6,
-                                 unapplied_amount = $7, refund_amount = $8, gateway_reversal = $9,
-                                 -- a new cancel intent is leased to the request that records it; a settled one
-                                 -- holds no lease, and a dropped one (nothing moved) forgets that anything was sent
-                                 reversal_claimed_at = CASE WHEN $9 IS DISTINCT FROM 'pending' THEN NULL
-                                                            WHEN gateway_reversal IS DISTINCT FROM 'pending' THEN now()
-                                                            ELSE reversal_claimed_at END,
-                                 reversal_sent = reversal_sent AND $9 IS NOT NULL,
-                                 version = version + 1, updated_at = now()
-             WHERE payment_id = $1 AND version = $2
-             RETURNING payment_id),
-           e AS (
-             INSERT INTO application_entries (payment_id, invoice_id, amount, reason)
-             SELECT u.payment_id, x.invoice_id, x.amount, x.reason FROM u, unnest($10::text[], $11::numeric[], $12::text[]) WITH ORDINALITY
-                 AS x (invoice_id, amount, reason, n)
-             ORDER BY x.n),
-           t AS (
-             INSERT INTO payment_transactions (payment_id, seq, type, amount, at, transaction_id, gateway_status)
-             SELECT u.payment_id, x.* FROM u, unnest($13::int[], $14::text[], $15::numeric[], $16::timestamptz[],
-                                                     $17::text[], $18::text[]) AS x)
-           SELECT count(*) FROM u""",
-        pid, before.version, after.status, after.failure_reason, after.transaction_id, after.sale_amount,
-        after.unapplied_amount, after.refund_amount, after.gateway_reversal,
+    return [
+        uuid.UUID(after.payment_id), before.version, after.status, after.failure_reason, after.transaction_id,
+        after.sale_amount, after.unapplied_amount, after.refund_amount, after.gateway_reversal,
         [e.invoice_id for e in entries], [e.amount for e in entries], [e.reason for e in entries],
         list(range(first, first + len(rows))), [r.type for r in rows], [r.amount for r in rows],
         [r.at for r in rows], [r.transaction_id for r in rows],
         ["recorded" if r.type == "sale" else refund_gateway_status for r in rows],
-    )
+    ]
+
+
+async def save_and_move(conn: asyncpg.Connection, before: Payment, after: Payment, deltas: dict[str, Decimal],
+                        today: date, *, refund_gateway_status: str = "recorded") -> tuple[Payment, Moved]:
+    """`save`, and the invoices' applied money moved by `deltas` (invoice_store.move_applied), in one statement."""
+    if not deltas:
+        return await save(conn, before, after, refund_gateway_status=refund_gateway_status), Moved(set(), [])
+    if len(deltas) > 1:  # an UPDATE's join locks in no set order: take the locks in invoice_id order first
+        await invoice_store.lock_in_order(conn, list(deltas))
+    rows = await conn.fetch(_SAVE_AND_MOVE, *_save_args(before, after, refund_gateway_status),
+                            list(deltas), list(deltas.values()), today)
+    if rows[0]["updated"] != 1:
+        raise ConcurrentUpdate(after.payment_id)
+    await _mark_returned(conn, before, after)
+    return replace(after, version=before.version + 1), invoice_store.moved_of(
+        [r for r in rows if r["invoice_id"] is not None])
+
+
+async def save(conn: asyncpg.Connection, before: Payment, after: Payment, *,
+               refund_gateway_status: str = "recorded") -> Payment:
+    """Write `after` over `before`: the row under its version, then only the new entries and rows.
+    Returns `after` with its new version."""
+    # One statement: the row under its version and the new entries and rows (inserted only if the row was).
+    updated = await conn.fetchval(f"WITH {_SAVE} SELECT count(*) FROM u",
+                                  *_save_args(before, after, refund_gateway_status))
     if updated != 1:
         raise ConcurrentUpdate(after.payment_id)
+    await _mark_returned(conn, before, after)
+    return replace(after, version=before.version + 1)
+
+
+async def _mark_returned(conn: asyncpg.Connection, before: Payment, after: Payment) -> None:
     for seq, (was, now) in enumerate(zip(before.transactions, after.transactions, strict=False)):
         if now.failure_reason is not None and was.failure_reason is None:  # a refund that failed at settlement
             await conn.execute(
                 """UPDATE payment_transactions SET gateway_status = 'returned', gateway_error = $3
-                   WHERE payment_id = $1 AND seq = $2""", pid, seq, now.failure_reason)
-    return replace(after, version=before.version + 1)
+                   WHERE payment_id = $1 AND seq = $2""", uuid.UUID(after.payment_id), seq, now.failure_reason)
 
 
 async def with_live_applications_on(conn: asyncpg.Connection, invoice_id: str) -> list[str]:

@@ -55,7 +55,7 @@ async def create_payment(request: web.Request) -> web.Response:
         caller_organization_id=who.organization_id if who.role == "client" else None,
         idempotency_scope=scope, idempotency_key=key, request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
     ))
-    return web.json_response(result.body, status=result.status)
+    return json_ok(result.body, status=result.status)
 
 
 @routes.get("/v1/payments", summary="Search payments, newest first", roles=("manager", "client"), response=PaymentPage)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from billing_shared.web.app import json_ok
 from billing_shared.web.errors import read_body
 from billing_shared.web.routes import ApiRoutes
 
@@ -16,4 +17,4 @@ routes = ApiRoutes()
 async def gateway_webhook(request: web.Request) -> web.Response:
     raw = await read_body(request)  # verified as bytes, before any parsing
     outcome = await webhooks.receive(deps(request), raw, request.headers.get("Webhook-Signature"))
-    return web.json_response({"received": True, "outcome": outcome})
+    return json_ok({"received": True, "outcome": outcome})

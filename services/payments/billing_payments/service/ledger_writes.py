@@ -9,7 +9,7 @@ from billing_shared.events import payments as events
 from billing_shared.events.catalog import BILLING_PAYMENTS
 from billing_shared.outbox import Tx
 
-from billing_payments.adapters import invoice_store, payment_store
+from billing_payments.adapters import payment_store
 from billing_payments.domain.invoices import PayableInvoice
 from billing_payments.domain.ledger import Outcome
 from billing_payments.domain.payment import Payment
@@ -39,9 +39,9 @@ class Committed:
 
 async def commit_outcome(tx: Tx, before: Payment, outcome: Outcome, *, refund_via_gateway: bool = False,
                          correlation_id: str | None = None) -> Committed:
-    saved = await payment_store.save(tx.conn, before, outcome.payment,
-                                     refund_gateway_status="pending" if refund_via_gateway else "recorded")
-    moved = await invoice_store.move_applied(tx.conn, outcome.invoice_deltas, datetime.now(UTC).date())
+    saved, moved = await payment_store.save_and_move(
+        tx.conn, before, outcome.payment, outcome.invoice_deltas, datetime.now(UTC).date(),
+        refund_gateway_status="pending" if refund_via_gateway else "recorded")
     publish_snapshot(tx, outcome.event_type, saved, correlation_id)
     for invoice in moved.over_applied:  # a sale in flight landed on an invoice whose total was lowered meanwhile
         publish_over_applied(tx, invoice, correlation_id)

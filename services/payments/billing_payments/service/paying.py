@@ -258,6 +258,6 @@ async def _charge(deps: Deps, settings: ProcessingSettings, payment: Payment, me
 
 async def _settle(deps: Deps, payment_id: str, sale: SaleOutcome) -> Payment:
     async with deps.uow.begin() as tx:
-        resolved = await resolve_pending(tx, payment_id, sale)
+        resolved = await resolve_pending(tx, payment_id, sale, last_in_tx=True)
     assert resolved is not None
     return resolved

@@ -24,8 +24,9 @@ class SaleOutcome:
     reached_gateway: bool = True
 
 
-async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment | None:
-    """Returns the payment as it now stands (unchanged when it was no longer pending)."""
+async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome, *, last_in_tx: bool = False) -> Payment | None:
+    """Returns the payment as it now stands (unchanged when it was no longer pending). `last_in_tx`: the
+    caller does nothing more in the transaction, so its events go out with the last statement."""
     payment = await payment_store.load(tx.conn, payment_id, for_update=True)
     if payment is None or payment.status != "pending":
         return payment
@@ -43,7 +44,8 @@ async def resolve_pending(tx: Tx, payment_id: str, sale: SaleOutcome) -> Payment
     if sale.reached_gateway:
         status, body = final_response(resolved)
         # the invoices leave flight with the key's answer, in one statement
-        await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body, free_invoices=invoice_ids)
+        await idempotency_store.complete_for_payment(tx.conn, payment_id, status, body, free_invoices=invoice_ids,
+                                                     outbox=tx.take() if last_in_tx else ([], [], [], []))
     else:
         await invoice_store.set_in_flight_many(tx.conn, invoice_ids, None)
         await idempotency_store.forget_payment(tx.conn, payment_id)

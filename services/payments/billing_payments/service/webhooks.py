@@ -3,6 +3,7 @@ settlement failures cancel (when `auto_cancel_unsettled` is on) and chargebacks 
 settlement failure takes the refund back. Events are matched to the sale or a refund by transaction id."""
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from billing_shared.outbox import Tx
@@ -39,17 +40,24 @@ async def receive(deps: Deps, raw: bytes, signature: str | None) -> str:
         hook = parse_webhook(raw) if envelope.acted_on else None
     except MalformedWebhook as exc:
         raise PaymentError("invalid_request", exc.message, fields=exc.fields, problems=exc.problems) from None
-    settings = await deps.settings()
     order_id = envelope.event_body.get("order_id")
+    recorded_order = order_id if isinstance(order_id, str) and order_id else None
+    if hook is None or _payment_id(hook) is None:
+        # Nothing to act on, or news of an order that cannot be a payment of ours (our order ids are payment
+        # ids): recorded in one statement, without a transaction or a lock.
+        new = await webhook_store.record(deps.pool, envelope.record_id(nonce), nonce, envelope.event_type,
+                                         recorded_order,
+                                         hook.model_dump(mode="json") if hook else envelope.model_dump(mode="json"),
+                                         _NO_PAYMENT if hook else _NOT_MONEY)
+        return (_NO_PAYMENT if hook else _NOT_MONEY) if new else "duplicate"
+    settings = await deps.settings()
     try:
         async with deps.uow.begin() as tx:
             # The payment's row lock orders concurrent deliveries; the delivery is recorded with its
             # outcome, and a repeat (same event id or nonce) rolls back whatever it would have done.
-            outcome = await _act(tx, hook, settings) if hook else "ignored: not an event that changes money"
+            outcome = await _act(tx, hook, settings)
             if not await webhook_store.record(tx.conn, envelope.record_id(nonce), nonce, envelope.event_type,
-                                              order_id if isinstance(order_id, str) and order_id else None,
-                                              hook.model_dump(mode="json") if hook else envelope.model_dump(mode="json"),
-                                              outcome):
+                                              recorded_order, hook.model_dump(mode="json"), outcome):
                 raise _Repeated
     except _Repeated:
         return "duplicate"
@@ -58,6 +66,18 @@ async def receive(deps: Deps, raw: bytes, signature: str | None) -> str:
 
 class _Repeated(Exception):
     pass
+
+
+_NOT_MONEY = "ignored: not an event that changes money"
+_NO_PAYMENT = "ignored: no payment has this order id"
+
+
+def _payment_id(hook: GatewayWebhook) -> uuid.UUID | None:
+    """The payment the event's order id names, if it can name one (our order ids are payment ids)."""
+    try:
+        return uuid.UUID(hook.event_body.order_id or "")
+    except ValueError:
+        return None
 
 
 def _transaction_of(payment: Payment, hook: GatewayWebhook) -> Literal["sale", "refund"] | None:
@@ -81,7 +101,7 @@ async def _act(tx: Tx, hook: GatewayWebhook, settings: ProcessingSettings) -> st
     body = hook.event_body
     payment = await payment_store.load(tx.conn, body.order_id or "", for_update=True)
     if payment is None:
-        return "ignored: no payment has this order id"
+        return _NO_PAYMENT
     which = _transaction_of(payment, hook)
     if which is None:
         return "ignored: no sale or refund of this payment has this transaction id"
