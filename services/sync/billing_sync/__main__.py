@@ -17,10 +17,11 @@ def tune_gc() -> None:
     Python's defaults (a young collection every 700 allocations) they survive young collections, get promoted,
     and make full collections walk the whole heap (every module, pydantic schema and client object) again and
     again: that was most of the CPU an event cost (bench/pipeline.py). What is loaded at start is frozen out of
-    collection (it lives as long as the process), and young collections come less often. Memory stays bounded:
-    nearly everything is freed by reference counting; cycles wait a little longer for their collection."""
+    collection (it lives as long as the process), and collections come far less often (young ones every 100,000
+    allocations: 77 us of CPU per event at 20,000, 49 us at 100,000, no better at 300,000; peak RSS 108 MB in all).
+    Memory stays bounded: nearly everything is freed by reference counting; cycles wait longer for their collection."""
     gc.freeze()
-    gc.set_threshold(20_000, 20, 10)
+    gc.set_threshold(100_000, 50, 100)
 
 
 if __name__ == "__main__":
