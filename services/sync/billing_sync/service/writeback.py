@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -86,12 +86,14 @@ class WritebackWorker:
         if connected is not None and any(_batchable(p) for p in due) and await connected.client.batch_ready():
             # The batch could not go before now: what came due meanwhile goes in it, not one interval later
             due = await writeback_store.due(self.deps.pool, BATCH)
-        for batched, group in _runs(due, connected is not None):
-            if batched and connected is not None:
-                await self.handle_batch(connected.client, group)
-            else:
-                for pending in group:
-                    await self.handle(pending)
+        # All the round's creates in one batch, sent where its oldest member stands among the single ones
+        batch = [p for p in due if _batchable(p)] if connected is not None else []
+        members = {p.payment_id for p in batch}
+        for pending in due:
+            if pending.payment_id not in members:
+                await self.handle(pending)
+            elif connected is not None and pending is batch[0]:
+                await self.handle_batch(connected.client, batch)
         return len(due) == BATCH
 
     async def handle(self, pending: Pending) -> None:
@@ -167,19 +169,6 @@ def _batchable(pending: Pending) -> bool:
     if pending.accounting_payment_id is not None:
         return False
     return pending.batch_key is not None or (pending.intent_at is None and target_for(pending.snapshot).kind == "payment")
-
-
-def _runs(due: Sequence[Pending], batching: bool) -> Iterator[tuple[bool, list[Pending]]]:
-    """The due payments in order, as runs of batchable and single ones: accounting sees them in due order."""
-    run: list[Pending] = []
-    for pending in due:
-        batched = batching and _batchable(pending)
-        if run and batched != (batching and _batchable(run[-1])):
-            yield batching and _batchable(run[-1]), run
-            run = []
-        run.append(pending)
-    if run:
-        yield batching and _batchable(run[-1]), run
 
 
 def _touched(pending: Pending, target: AccountingTarget) -> set[str]:
