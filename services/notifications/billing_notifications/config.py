@@ -43,9 +43,10 @@ class NotificationsSettings(ServiceSettings):
     psa_retry_base_seconds: float = 0.5
     psa_backoff_max_seconds: float = 4.0
 
-    # The delivery worker. Each channel (email, ticket) has its own lane: it claims at most
-    # `delivery_concurrency` deliveries of that channel at a time, so every claimed delivery is
-    # attempted at once, and due emails never wait behind due tickets.
+    # The delivery worker. Each channel (email, ticket) has its own lane: it claims at most as many
+    # deliveries of that channel as it attempts at once (`delivery_concurrency` for tickets, whose PSA
+    # client lets 3 requests at a time through; `email_concurrency` for emails), so every claimed
+    # delivery is attempted at once, and due emails never wait behind due tickets.
     delivery_poll_seconds: float = 0.5
     delivery_concurrency: int = 4
     # The email lane's own attempts at once (they share SMTP_CONNECTIONS; what an attempt waits for is
