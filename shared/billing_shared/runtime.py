@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -134,10 +135,23 @@ class Runtime:
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
+def tune_gc() -> None:
+    """A consumer batch keeps thousands of events (each a few dozen objects) alive while it is handled, so with
+    Python's defaults (a young collection every 700 allocations) they survive young collections, get promoted,
+    and make full collections walk the whole heap (every module, pydantic schema and client object) again and
+    again: that was most of the CPU an event cost in sync (bench/pipeline.py). What is loaded at start is frozen
+    out of collection (it lives as long as the process), and collections come far less often (young ones every
+    100,000 allocations: 77 us of CPU per event at 20,000, 49 us at 100,000, no better at 300,000; sync's peak RSS
+    108 MB in all). Memory stays bounded: nearly everything is freed by reference counting; cycles wait longer."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def run_service(service: str, settings: ServiceSettings, build_app: Callable[[Any], web.Application]) -> None:
     """The body of every service's `__main__`: logging, the app, serve until SIGTERM/SIGINT."""
     configure_logging(service, settings.log_level, settings.log_format)
     app = build_app(settings)
+    tune_gc()  # after the app is built: its modules and schemas are what lives as long as the process
     answer_unreadable_requests_in_our_shape()
     log.info("starting", port=settings.http_port)
     # uvloop: the same asyncio, with far cheaper socket I/O, which is most of what these services do.

@@ -9,7 +9,7 @@ import uuid
 from billing_shared.events.envelope import new_event_id
 from billing_shared.events.invoices import InvoiceSnapshot, InvoiceSynced
 
-from billing_sync.__main__ import tune_gc
+from billing_shared.runtime import tune_gc
 
 
 def test_event_ids_are_random_version_4_uuids_never_repeated_across_blocks():
@@ -39,7 +39,7 @@ def test_a_forked_child_never_hands_out_the_ids_its_parent_holds_in_its_block():
     assert len(child) == 10 and not child & parent
 
 
-def test_the_sync_process_freezes_its_start_heap_and_collects_young_objects_less_often():
+def test_a_service_process_freezes_its_start_heap_and_collects_young_objects_less_often():
     before = gc.get_threshold()
     try:
         tune_gc()
