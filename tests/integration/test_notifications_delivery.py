@@ -663,3 +663,29 @@ async def test_a_new_notification_wakes_the_listening_worker_at_once(rig):
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_worker_whose_listening_connection_was_lost_still_stops_when_cancelled(rig):
+    """Found by chaos seed 3: a lane failed (Postgres restarting), the task group cancelled the listener,
+    whose connection was lost; asking the lost connection anything on the way out raised an error that
+    replaced the cancel and was caught as a listening failure. The listener went on for ever, so the
+    worker never ended, its supervisor never restarted it, and no delivery was attempted again."""
+    worker = rig.worker(poll_seconds=30, listen=True)
+    listener = asyncio.create_task(worker._listen())
+    try:
+        async def listening_pid():
+            async with rig.pool.acquire() as conn:
+                return await conn.fetchval(
+                    "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %notifications_deliveries%' LIMIT 1")
+
+        pid = await eventually(listening_pid, timeout=5, interval=0.05)
+        async with rig.pool.acquire() as conn:
+            await conn.execute("SELECT pg_terminate_backend($1)", pid)
+        await asyncio.sleep(0.3)  # the connection is lost while the listener naps
+        listener.cancel()
+        done, _ = await asyncio.wait({listener}, timeout=3)
+        assert done, "the listener swallowed its cancel"
+        assert listener.cancelled()
+    finally:
+        listener.cancel()
+        await asyncio.wait({listener}, timeout=3)

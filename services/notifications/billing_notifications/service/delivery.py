@@ -23,6 +23,7 @@ an email is sent again with the same Message-ID.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -133,9 +134,13 @@ class DeliveryWorker:
                         while not conn.is_closed():
                             await asyncio.sleep(5)
                     finally:
-                        if not conn.is_closed():
+                        # A lost connection raises at any question; that error must not replace a cancel
+                        with contextlib.suppress(Exception):
                             await conn.remove_listener(delivery_store.WAKE_CHANNEL, self._woken)
             except Exception:  # noqa: BLE001 - the lanes still look every poll_seconds meanwhile
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # stopping (the task group, shutdown): never swallowed
+                    raise
                 log.warning("listening for new deliveries failed; listening again", exc_info=True)
                 await asyncio.sleep(1)
 
