@@ -6,7 +6,7 @@ from billing_sync.config import SyncSettings
 
 
 def main() -> None:
-    run_service("sync", SyncSettings(), build_app)
+    run_service("sync", SyncSettings(), build_app, gc_tuned=True)
 
 
 if __name__ == "__main__":
