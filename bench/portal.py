@@ -61,6 +61,11 @@ async def seed(database_url: str) -> None:
         await conn.execute("""
             INSERT INTO payments.application_entries (payment_id, invoice_id, amount, reason, at)
             SELECT payment_id, invoice_id, 10, 'paid', created_at FROM payments.payments WHERE status = 'succeeded'""")
+        # Invoice History asks sync for the organization's contacts: sync must know the organization (a 404 else)
+        await conn.execute("""
+            INSERT INTO sync.organizations (organization_id, source, external_id, name)
+            VALUES ($1, 'autotask', split_part($1, ':', 2), 'Benchmark Organization') ON CONFLICT DO NOTHING""",
+            ORGANIZATION)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
