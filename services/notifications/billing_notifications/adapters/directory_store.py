@@ -26,10 +26,6 @@ async def upsert_contact(conn: asyncpg.Connection, c: ContactData) -> None:
     )
 
 
-async def organization_name(conn: asyncpg.Connection, organization_id: str) -> str | None:
-    return await conn.fetchval("SELECT name FROM organizations WHERE organization_id = $1", organization_id)
-
-
 def recipient_query(organization: str) -> str:
     """The SELECT of an organization's address (`organization`: its id, a parameter or a column), for
     statements that read it along with other things."""

@@ -61,12 +61,3 @@ async def unpaid_due_between(conn: asyncpg.Connection, first: date, last: date) 
            ORDER BY i.due_on, i.invoice_id""", first, last)
     return [OpenInvoice(r["invoice_id"], r["organization_id"], r["invoice_number"], r["currency"], r["balance"],
                         r["due_on"]) for r in rows if r["balance"] > 0]
-
-
-async def numbers(conn: asyncpg.Connection, invoice_ids: Sequence[str]) -> dict[str, str]:
-    if not invoice_ids:
-        return {}
-    rows = await conn.fetch(
-        "SELECT invoice_id, invoice_number FROM invoices WHERE invoice_id = ANY($1::text[]) "
-        "AND invoice_number IS NOT NULL", list(invoice_ids))
-    return {r["invoice_id"]: r["invoice_number"] for r in rows}

@@ -9,6 +9,8 @@ import asyncpg
 
 from billing_shared.events.notifications import NotificationCreatedData
 
+from billing_notifications.adapters.delivery_store import WAKE_CHANNEL
+
 
 async def record(conn: asyncpg.Connection, n: NotificationCreatedData, dedupe_key: str,
                  ticket_extra: dict[str, Any] | None = None) -> bool:
@@ -28,9 +30,9 @@ async def record(conn: asyncpg.Connection, n: NotificationCreatedData, dedupe_ke
                SELECT gen_random_uuid(), n.notification_id, $2, $5, channel,
                       CASE WHEN channel = 'email' THEN $9::text[] ELSE '{}' END
                FROM n, unnest($6::text[]) AS channel)
-           SELECT notification_id, pg_notify('notifications_deliveries', '') FROM n""",
+           SELECT notification_id, pg_notify($10, '') FROM n""",
         uuid.UUID(n.notification_id), n.type, dedupe_key, uuid.UUID(n.source_event_id), n.organization_id,
         list(n.channels), n.email.model_dump(mode="json") if n.email else None, ticket,
-        list(n.email.to) if n.email else [],
+        list(n.email.to) if n.email else [], WAKE_CHANNEL,
     )
     return inserted is not None

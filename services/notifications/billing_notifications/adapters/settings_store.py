@@ -18,11 +18,6 @@ async def channel_switches(conn: asyncpg.Connection) -> dict[str, ChannelSwitch]
     return switches
 
 
-async def switch_for(conn: asyncpg.Connection, kind: str) -> ChannelSwitch:
-    row = await conn.fetchrow("SELECT email, ticket FROM channel_settings WHERE type = $1", kind)
-    return ChannelSwitch(email=row["email"], ticket=row["ticket"]) if row else default_switches()[kind]
-
-
 async def save_switches(conn: asyncpg.Connection, switches: dict[str, ChannelSwitch]) -> None:
     names = list(switches)
     await conn.execute(

@@ -71,13 +71,9 @@ async def delete(db: Db, subscription_id: uuid.UUID) -> bool:
                              subscription_id)).split()[-1] != "0"
 
 
-async def enqueue(conn: asyncpg.Connection, event: Event) -> int:
-    """One message per enabled subscription that wants the event's type (once per event and subscription)."""
-    return await enqueue_many(conn, [event])
-
-
 async def enqueue_many(conn: asyncpg.Connection, events: Sequence[Event]) -> int:
-    """`enqueue` for a run of events, in their order: one statement to learn which types are wanted
+    """One message per enabled subscription that wants each event's type (once per event and subscription), for a run
+    of events, in their order: one statement to learn which types are wanted
     (every event of every topic comes here, most wanted by no subscription: those cost no more, not
     even their body), then one that records the messages of those that are."""
     if not events:

@@ -182,9 +182,7 @@ async def mark_done_many(conn: Db, done: Sequence[tuple[str, int]]) -> None:
 
 
 async def mark_done(conn: Db, payment_id: str, seq: int) -> None:
-    await conn.execute(
-        """UPDATE payment_writebacks SET done_seq = greatest(done_seq, $2), attempts = 0, last_error = NULL,
-               updated_at = now() WHERE payment_id = $1""", payment_id, seq)
+    await mark_done_many(conn, [(payment_id, seq)])
 
 
 async def mark_failed(conn: Db, payment_id: str, error: str, delay_seconds: float) -> None:

@@ -210,9 +210,13 @@ async def _batch_items(deps: Deps, accounting: Accounting, fresh: Sequence[Pendi
     invoices = sorted({i for p in fresh for i in target_for(p.snapshot).applications})
     linked = {i: str(found["Id"]) for i, found in (await verified_links(deps, accounting, invoices)).items()}
     items = {}
+    customers: dict[tuple[str, str], str] = {}  # one directory read per organization, not per payment
     for n, pending in enumerate(fresh):
         snapshot, target = pending.snapshot, target_for(pending.snapshot)
-        customer_id = await customer_for(deps.uow, accounting, pending.organization_id, snapshot.currency)
+        whose = (pending.organization_id, snapshot.currency)
+        if whose not in customers:
+            customers[whose] = await customer_for(deps.uow, accounting, *whose)
+        customer_id = customers[whose]
         sale = next((t for t in snapshot.transactions if t.type == "sale"), None)
         payment = Accounting.payment(customer_id, target.total, target.lines(linked),
                                      snapshot.transaction_id or snapshot.payment_id, memo(snapshot),
