@@ -28,13 +28,17 @@ class Tx:
         """Queue `event` for `topic` (a contract name); it is written to the outbox at commit."""
         self.pending.append((topic, event))
 
+    def _columns(self) -> tuple[list[str], list[str], list[str], list[str]]:
+        """The queued events as the outbox's columns: event_id, topic, key, payload."""
+        return ([e.event_id for _, e in self.pending], [self.topics(t) for t, _ in self.pending],
+                [e.organization_id for _, e in self.pending], [e.model_dump_json() for _, e in self.pending])
+
     def take(self) -> tuple[list[str], list[str], list[str], list[str]]:
         """The queued events as the outbox's columns (event_id, topic, key, payload), for a caller whose
         last statement of the transaction writes them too (one round trip fewer). Only for the last
         statement: events written earlier than the transaction's last lock could take outbox ids out of
         commit order. They count as written (the relay is woken at commit)."""
-        rows = ([e.event_id for _, e in self.pending], [self.topics(t) for t, _ in self.pending],
-                [e.organization_id for _, e in self.pending], [e.model_dump_json() for _, e in self.pending])
+        rows = self._columns()
         self.taken += len(self.pending)
         self.pending.clear()
         return rows
@@ -46,9 +50,7 @@ class Tx:
         # One statement for the whole batch: executemany would cost a round of work per row.
         await self.conn.execute(
             "INSERT INTO outbox (event_id, topic, key, payload) "
-            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])",
-            [e.event_id for _, e in self.pending], [self.topics(t) for t, _ in self.pending],
-            [e.organization_id for _, e in self.pending], [e.model_dump_json() for _, e in self.pending],
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])", *self._columns(),
         )
         count = len(self.pending)
         self.pending.clear()

@@ -95,9 +95,11 @@ def create_app(title: str, settings: ServiceSettings, routes: ApiRoutes, *, clie
 
 def dumps(value: Any) -> str:
     """JSON text for a response: orjson (several times faster than the json module on the hot paths); what
-    orjson refuses and the json module takes (an integer beyond 64 bits) goes through the json module."""
+    orjson refuses and the json module takes (an integer beyond 64 bits) goes through the json module. Datetimes
+    and dataclasses are refused as the json module refuses them: a raw one must fail, not go out in orjson's format."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                            | orjson.OPT_PASSTHROUGH_DATACLASS).decode()
     except TypeError:
         return json.dumps(value)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 import asyncpg
 
@@ -37,11 +36,6 @@ async def get(conn: asyncpg.Connection | asyncpg.Pool, invoice_id: str, *, for_u
     return to_invoice(row) if row else None
 
 
-async def set_in_flight(conn: asyncpg.Connection, invoice_id: str, payment_id: str | None) -> None:
-    await conn.execute("UPDATE invoices SET in_flight_payment_id = $2::uuid WHERE invoice_id = $1",
-                       invoice_id, payment_id)
-
-
 async def get_many(conn: asyncpg.Connection | asyncpg.Pool, invoice_ids: Sequence[str], *,
                    for_update: bool = False) -> dict[str, PayableInvoice]:
     """The invoices that exist among `invoice_ids`. With `for_update` the rows are locked in invoice_id order
@@ -63,26 +57,16 @@ class Moved:
     over_applied: list[PayableInvoice]  # invoices money was moved onto that now hold more than their total
 
 
-# {source} yields (invoice_id, delta) rows as `d`; {today} is the paid date's parameter.
+# The ledger's moves onto or off invoices; the paid date follows the balance (as PayableInvoice.moved). `total`
+# follows `applied` up when money lands on an invoice whose total accounting lowered meanwhile (a sale in flight),
+# so the CHECK 0 <= applied <= total always holds. An UPDATE's join locks in no set order: several invoices are
+# locked first (`lock_in_order`). {source} yields (invoice_id, delta) rows as `d`; {today} is the paid date's parameter.
 MOVE_APPLIED = """UPDATE invoices i SET applied = i.applied + d.delta, updated_at = now(),
        total = GREATEST(i.source_total, i.applied + d.delta),
        ledger_paid_on = CASE WHEN GREATEST(i.source_total, i.applied + d.delta) - (i.applied + d.delta) = 0
                              THEN coalesce(i.ledger_paid_on, {today}) ELSE NULL END
     FROM {source} AS d(invoice_id, delta) WHERE i.invoice_id = d.invoice_id
     RETURNING d.delta, """ + columns("i").replace("{", "{{").replace("}", "}}")
-
-
-async def move_applied(conn: asyncpg.Connection, deltas: dict[str, Decimal], today: date) -> Moved:
-    """The ledger's moves onto or off invoices; the paid date follows the balance (as PayableInvoice.moved).
-    `total` follows `applied` up when money lands on an invoice whose total accounting lowered meanwhile
-    (a sale in flight), so the CHECK 0 <= applied <= total always holds."""
-    if not deltas:
-        return Moved(set(), [])
-    if len(deltas) > 1:  # an UPDATE's join locks in no set order: take the locks in invoice_id order first
-        await lock_in_order(conn, list(deltas))
-    rows = await conn.fetch(MOVE_APPLIED.format(source="unnest($1::text[], $2::numeric[])", today="$3"),
-                            list(deltas), list(deltas.values()), today)
-    return moved_of(rows)
 
 
 async def lock_in_order(conn: asyncpg.Connection, invoice_ids: list[str]) -> None:

@@ -162,7 +162,7 @@ def _save_args(before: Payment, after: Payment, refund_gateway_status: str) -> l
 
 async def save_and_move(conn: asyncpg.Connection, before: Payment, after: Payment, deltas: dict[str, Decimal],
                         today: date, *, refund_gateway_status: str = "recorded") -> tuple[Payment, Moved]:
-    """`save`, and the invoices' applied money moved by `deltas` (invoice_store.move_applied), in one statement."""
+    """`save`, and the invoices' applied money moved by `deltas` (invoice_store.MOVE_APPLIED), in one statement."""
     if not deltas:
         return await save(conn, before, after, refund_gateway_status=refund_gateway_status), Moved(set(), [])
     if len(deltas) > 1:  # an UPDATE's join locks in no set order: take the locks in invoice_id order first
